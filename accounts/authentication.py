@@ -1,0 +1,91 @@
+"""API authentication: ``Authorization: Bearer sk_live_...`` becomes a Principal."""
+
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from accounts import keys
+from accounts.models import APIKey
+from accounts.principal import Principal
+from accounts.scopes import effective_scopes
+
+# Query parameters under which clients commonly (and wrongly) send credentials.
+CREDENTIAL_PARAMS = {"api_key", "apikey", "key", "access_token", "token", "secret", "client_secret", "bearer"}
+
+
+class InvalidAPIKey(exceptions.AuthenticationFailed):
+    # One answer for unknown, revoked, expired and malformed keys: the caller learns nothing more.
+    default_detail = "Invalid API key provided."
+    default_code = "invalid_api_key"
+
+
+class CredentialsInURL(exceptions.AuthenticationFailed):
+    default_detail = ("Credentials are not accepted in the URL, where logs and browser history keep them. "
+                      "Send them in the Authorization header, and roll any key that was sent this way.")
+    default_code = "credentials_in_url"
+
+
+class MissingCredentials(exceptions.NotAuthenticated):
+    default_detail = "No credentials were provided. Send an API key as 'Authorization: Bearer sk_...'."
+    default_code = "missing_credentials"
+
+
+def refuse_credentials_in_url(request):
+    for name, values in request.GET.lists():
+        if name.lower() in CREDENTIAL_PARAMS or any(keys.looks_like_key(value) for value in values):
+            raise CredentialsInURL()
+
+
+class APIKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        refuse_credentials_in_url(request)
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not token.strip():
+            raise InvalidAPIKey()
+        principal = self.principal_for_key(token.strip(), request)
+        return principal.member, principal
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'
+
+    def principal_for_key(self, token, request):
+        parsed = keys.parse(token)
+        if parsed is None:
+            raise InvalidAPIKey()  # bad shape or checksum: refused before any query
+        now = timezone.now()
+        candidates = (
+            APIKey.objects.usable(now)
+            .filter(prefix=parsed.prefix)
+            .select_related("member__user", "organization")
+        )
+        api_key = next((c for c in candidates if hmac.compare_digest(c.digest, parsed.digest)), None)
+        if api_key is None or not api_key.member.is_active:
+            raise InvalidAPIKey()
+        self._note_use(api_key, now, getattr(request, "client_ip", None))
+        member = api_key.member
+        return Principal(
+            organization=api_key.organization,
+            member=member,
+            livemode=api_key.livemode,
+            scopes=effective_scopes(api_key.scopes, member.role, member.granted_scopes),
+            credential_kind="api_key",
+            credential_id=api_key.id,
+        )
+
+    @staticmethod
+    def _note_use(api_key, now, ip):
+        """Record last use at most once per interval, so the hot path is read-only almost always."""
+        interval = timedelta(seconds=settings.OPENPAAS_KEY_LAST_USED_INTERVAL)
+        if api_key.last_used_at and now - api_key.last_used_at < interval:
+            return
+        APIKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gte=now - interval).update(
+            last_used_at=now, last_used_ip=ip
+        )

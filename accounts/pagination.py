@@ -1,0 +1,111 @@
+"""Cursor pagination for every list: ``{"object": "list", "data", "has_more", "next_cursor"}``.
+
+Keyset, not offset: the cursor holds the ordering values of the last row returned, so a page costs one
+indexed range query however deep it is, and rows added meanwhile neither repeat nor vanish. DRF's
+CursorPagination answers with links and a position-plus-offset cursor; clients of this API get an
+opaque cursor string, as Stripe's do.
+"""
+
+import base64
+import json
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+
+
+def parse_limit(request):
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationError({"limit": [f"Must be an integer from 1 to {MAX_LIMIT}."]})
+    return int(raw)
+
+
+def encode_cursor(payload) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str):
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, TypeError):
+        raise ValidationError({"cursor": ["Invalid cursor."]})
+
+
+def list_response(data, has_more, next_cursor):
+    return Response({"object": "list", "data": data, "has_more": has_more, "next_cursor": next_cursor})
+
+
+class KeysetPagination(BasePagination):
+    """Orders by ``ordering`` (model field names, "-" for descending; the last must be unique)."""
+
+    ordering = ("-created_at", "-id")
+
+    def __init__(self, ordering=None):
+        if ordering is not None:
+            self.ordering = tuple(ordering)
+
+    def _fields(self, model):
+        return [(name.lstrip("-"), name.startswith("-"), model._meta.get_field(name.lstrip("-"))) for name in self.ordering]
+
+    def _after(self, fields, values):
+        """Rows strictly after ``values`` in this ordering: (a, b) > (x, y) as a disjunction."""
+        clauses = []
+        for i, (name, descending, _) in enumerate(fields):
+            equal = {prev: values[j] for j, (prev, _, _) in enumerate(fields[:i])}
+            clauses.append(Q(**equal, **{f"{name}__{'lt' if descending else 'gt'}": values[i]}))
+        return reduce(or_, clauses)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        fields = self._fields(queryset.model)
+        limit = parse_limit(request)
+        queryset = queryset.order_by(*self.ordering)
+        token = request.query_params.get("cursor")
+        if token:
+            values = decode_cursor(token)
+            if not isinstance(values, list) or len(values) != len(fields):
+                raise ValidationError({"cursor": ["Invalid cursor."]})
+            try:
+                values = [field.to_python(value) for (_, _, field), value in zip(fields, values)]
+            except Exception:  # a field's to_python raises ValidationError or TypeError or ValueError
+                raise ValidationError({"cursor": ["Invalid cursor."]})
+            queryset = queryset.filter(self._after(fields, values))
+        rows = list(queryset[: limit + 1])
+        self.has_more = len(rows) > limit
+        rows = rows[:limit]
+        self.next_cursor = None
+        if self.has_more:
+            last = rows[-1]
+            self.next_cursor = encode_cursor([field.value_to_string(last) for (_, _, field) in fields])
+        return rows
+
+    def get_paginated_response(self, data):
+        return list_response(data, self.has_more, self.next_cursor)
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["object", "data", "has_more", "next_cursor"],
+            "properties": {
+                "object": {"type": "string", "enum": ["list"]},
+                "data": schema,
+                "has_more": {"type": "boolean"},
+                "next_cursor": {"type": "string", "nullable": True},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The next_cursor of the previous page."},
+        ]

@@ -1,0 +1,151 @@
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts import scopes as scope_registry
+from accounts.api import ObjectTypeField, StrictSerializer, TenantModelSerializer
+from accounts.models import APIKey, Member
+
+MAX_ROLL_GRACE_SECONDS = 7 * 24 * 3600
+
+
+def scope_list_field(**kwargs):
+    return serializers.ListField(child=serializers.CharField(max_length=64), max_length=len(scope_registry.SCOPES) + 8, **kwargs)
+
+
+def check_known_scopes(scopes):
+    unknown = scope_registry.unknown_scopes(scopes)
+    if unknown:
+        raise serializers.ValidationError(f"Unknown scope: {', '.join(unknown)}.")
+
+
+class MeSerializer(serializers.Serializer):
+    object = ObjectTypeField("principal")
+    organization = serializers.SerializerMethodField()
+    member = serializers.SerializerMethodField()
+    role = serializers.CharField(source="member.role")
+    livemode = serializers.BooleanField()
+    scopes = serializers.SerializerMethodField()
+    credential = serializers.SerializerMethodField()
+
+    def get_organization(self, principal) -> dict:
+        return {"id": principal.organization.id, "name": principal.organization.name}
+
+    def get_member(self, principal) -> dict:
+        member = principal.member
+        return {"id": member.id, "name": member.display_name, "email": member.user.email if member.user_id else None}
+
+    def get_scopes(self, principal) -> list[str]:
+        return sorted(principal.scopes)
+
+    def get_credential(self, principal) -> dict:
+        return {"kind": principal.credential_kind, "id": principal.credential_id}
+
+
+class MemberSerializer(TenantModelSerializer):
+    object = ObjectTypeField("member")
+    email = serializers.SerializerMethodField()
+    role = serializers.ChoiceField(choices=scope_registry.ROLE_CHOICES, required=False)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    scopes = scope_list_field(source="granted_scopes", required=False)
+    effective_scopes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Member
+        fields = ["id", "object", "name", "email", "role", "scopes", "effective_scopes", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def get_email(self, member) -> str | None:
+        return member.user.email if member.user_id else None
+
+    def get_effective_scopes(self, member) -> list[str]:
+        return sorted(member.max_scopes())
+
+    def validate_scopes(self, scopes):
+        check_known_scopes(scopes)
+        not_grantable = sorted(set(scopes) - scope_registry.SEED_SCOPES)
+        if not_grantable:
+            raise serializers.ValidationError(f"A Service member cannot be granted: {', '.join(not_grantable)}.")
+        return scopes
+
+    def validate(self, attrs):
+        member = self.instance
+        role = attrs.get("role")
+        if member is None:
+            if role != scope_registry.SERVICE:
+                raise serializers.ValidationError(
+                    {"role": ["Only Service members are created here (role \"service\"); people join by invitation."]})
+            if not attrs.get("name"):
+                raise serializers.ValidationError({"name": ["A Service member needs a name."]})
+            attrs.setdefault("granted_scopes", sorted(scope_registry.SEED_SCOPES))
+            return attrs
+        is_service = member.role == scope_registry.SERVICE
+        if role is not None and (role == scope_registry.SERVICE) != is_service:
+            raise serializers.ValidationError(
+                {"role": ["A person cannot become a Service member, nor a Service member a person."]})
+        if "granted_scopes" in attrs and not is_service:
+            raise serializers.ValidationError({"scopes": ["Only Service members have granted scopes; a person's role decides theirs."]})
+        return attrs
+
+
+class APIKeySerializer(TenantModelSerializer):
+    object = ObjectTypeField("api_key")
+    member = serializers.CharField(source="member_id", required=False, max_length=40)
+    scopes = scope_list_field(allow_empty=False)
+    redacted = serializers.CharField(source="masked", read_only=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = APIKey
+        fields = ["id", "object", "name", "member", "livemode", "scopes", "redacted", "status", "expires_at",
+                  "revoked_at", "rolled_to", "last_used_at", "last_used_ip", "created_at"]
+        read_only_fields = ["id", "livemode", "revoked_at", "rolled_to", "last_used_at", "last_used_ip", "created_at"]
+        extra_kwargs = {"name": {"max_length": 200}}
+
+    def get_status(self, api_key) -> str:
+        return api_key.status()
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+    def validate_scopes(self, scopes):
+        check_known_scopes(scopes)
+        principal = self.context["principal"]
+        beyond_caller = sorted(set(scopes) - principal.scopes)
+        if beyond_caller:
+            raise serializers.ValidationError(f"You cannot grant a scope you do not hold: {', '.join(beyond_caller)}.")
+        return scopes
+
+    def validate(self, attrs):
+        principal = self.context["principal"]
+        member_id = attrs.pop("member_id", None)
+        if member_id is None:
+            member = principal.member
+        else:
+            member = Member.objects.for_principal(principal).select_related("organization").filter(pk=member_id).first()
+            if member is None:
+                raise serializers.ValidationError({"member": ["No such member."]})
+        beyond_role = sorted(set(attrs["scopes"]) - member.max_scopes())
+        if beyond_role:
+            raise serializers.ValidationError({"scopes": [f"The member's role does not allow: {', '.join(beyond_role)}."]})
+        attrs["member"] = member
+        return attrs
+
+
+class APIKeyWithSecretSerializer(APIKeySerializer):
+    """What the create and roll responses show: the only time the secret is ever sent."""
+
+    secret = serializers.SerializerMethodField()
+
+    class Meta(APIKeySerializer.Meta):
+        fields = APIKeySerializer.Meta.fields + ["secret"]
+
+    def get_secret(self, api_key) -> str:
+        return self.context["secret"]
+
+
+class RollSerializer(StrictSerializer):
+    expires_in = serializers.IntegerField(min_value=0, max_value=MAX_ROLL_GRACE_SECONDS, default=24 * 3600,
+                                          help_text="Seconds the old key keeps working (0 = now).")
+

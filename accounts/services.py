@@ -1,0 +1,149 @@
+"""The state changes of organizations, members and API keys. Each runs in one transaction with its
+audit event; views and commands call these and never write these models themselves."""
+
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+import audit
+from accounts import keys, scopes as scope_registry
+from accounts.models import APIKey, Member, Organization, User
+from config.errors import Conflict
+
+
+def _audit(action, principal, organization, livemode, target, metadata=None):
+    audit.record(action, organization=organization, livemode=livemode, principal=principal, target=target, metadata=metadata)
+
+
+def create_api_key(*, member, livemode, name, scopes, expires_at=None, principal=None):
+    """A new key for ``member``; returns (APIKey, secret). The secret exists only in this return value."""
+    secret = keys.generate(livemode)
+    parsed = keys.parse(secret)
+    with transaction.atomic():
+        api_key = APIKey.objects.create(
+            organization=member.organization,
+            livemode=livemode,
+            member=member,
+            name=name,
+            prefix=parsed.prefix,
+            last4=parsed.last4,
+            digest=parsed.digest,
+            scopes=sorted(set(scopes)),
+            expires_at=expires_at,
+            created_by=principal.member if principal else None,
+        )
+        _audit("api_key.created", principal, member.organization, livemode, api_key,
+               {"member": member.id, "scopes": api_key.scopes, "expires_at": expires_at.isoformat() if expires_at else None})
+    return api_key, secret
+
+
+def revoke_api_key(*, principal, api_key):
+    with transaction.atomic():
+        updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if updated:  # revoking twice is a no-op, and audited once
+            _audit("api_key.revoked", principal, api_key.organization, api_key.livemode, api_key)
+    api_key.refresh_from_db()
+    return api_key
+
+
+def roll_api_key(*, principal, api_key, expires_in):
+    """Replace a key: the new one works now, the old one until ``expires_in`` seconds from now."""
+    now = timezone.now()
+    with transaction.atomic():
+        api_key = APIKey.objects.select_for_update().get(pk=api_key.pk)
+        if api_key.status(now) != "active":
+            raise Conflict("Only an active key can be rolled.")
+        if api_key.rolled_to_id:
+            raise Conflict("This key has already been rolled.")
+        new_key, secret = create_api_key(
+            member=api_key.member, livemode=api_key.livemode, name=api_key.name, scopes=api_key.scopes,
+            expires_at=api_key.expires_at, principal=principal,
+        )
+        grace_end = now + timedelta(seconds=expires_in)
+        api_key.expires_at = min(grace_end, api_key.expires_at) if api_key.expires_at else grace_end
+        api_key.rolled_to = new_key
+        api_key.save(update_fields=["expires_at", "rolled_to", "updated_at"])
+        _audit("api_key.rolled", principal, api_key.organization, api_key.livemode, api_key,
+               {"new_key": new_key.id, "old_key_expires_at": api_key.expires_at.isoformat()})
+    return new_key, secret
+
+
+def create_organization(*, name, owner_email):
+    """A new organization, its first Admin (an existing person keeps their password), and one live and
+    one test key for that Admin. Returns (organization, owner member, password or None, live key, test key)."""
+    owner_email = User.objects.normalize_email(owner_email).lower()
+    with transaction.atomic():
+        organization = Organization.objects.create(name=name)
+        user = User.objects.filter(email=owner_email).first()
+        password = None
+        if user is None:
+            password = secrets.token_urlsafe(18)
+            user = User.objects.create_user(email=owner_email, password=password)
+        owner = Member.objects.create(organization=organization, user=user, role=scope_registry.ADMIN)
+        for livemode in (True, False):
+            _audit("organization.created", None, organization, livemode, organization, {"name": name})
+            _audit("member.created", None, organization, livemode, owner, {"role": owner.role})
+        admin_scopes = sorted(scope_registry.ROLES_BY_ID[scope_registry.ADMIN].scopes)
+        _, live_key = create_api_key(member=owner, livemode=True, name="Default live key", scopes=admin_scopes)
+        _, test_key = create_api_key(member=owner, livemode=False, name="Default test key", scopes=admin_scopes)
+    return organization, owner, password, live_key, test_key
+
+
+def create_service_member(*, principal, name, granted_scopes):
+    with transaction.atomic():
+        member = Member.objects.create(
+            organization=principal.organization, user=None, name=name,
+            role=scope_registry.SERVICE, granted_scopes=sorted(set(granted_scopes)),
+        )
+        _audit("member.created", principal, principal.organization, principal.livemode, member,
+               {"role": member.role, "granted_scopes": member.granted_scopes})
+    return member
+
+
+def _lock_organization(organization):
+    # Serializes member changes per organization, so two concurrent demotions cannot both see
+    # "another Admin remains" and leave none.
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+
+
+def _is_last_admin(member):
+    return member.role == scope_registry.ADMIN and not (
+        Member.objects.filter(organization_id=member.organization_id, role=scope_registry.ADMIN)
+        .exclude(pk=member.pk).exists()
+    )
+
+
+def update_member(*, principal, member, role=None, name=None, granted_scopes=None):
+    with transaction.atomic():
+        _lock_organization(member.organization)
+        member = Member.objects.select_related("user").get(pk=member.pk)
+        if role is not None and role != member.role:
+            if _is_last_admin(member):
+                raise Conflict("An organization must keep at least one Admin.")
+            previous = member.role
+            member.role = role
+            member.save(update_fields=["role"])
+            _audit("member.role_changed", principal, member.organization, principal.livemode, member,
+                   {"from": previous, "to": role})
+        changed = {}
+        if name is not None and name != member.name:
+            changed["name"] = member.name = name
+        if granted_scopes is not None and sorted(set(granted_scopes)) != member.granted_scopes:
+            changed["granted_scopes"] = member.granted_scopes = sorted(set(granted_scopes))
+        if changed:
+            member.save(update_fields=list(changed))
+            _audit("member.updated", principal, member.organization, principal.livemode, member, changed)
+    return member
+
+
+def remove_member(*, principal, member):
+    """Remove a member; their API keys go with them and stop working at once."""
+    with transaction.atomic():
+        _lock_organization(member.organization)
+        if _is_last_admin(member):
+            raise Conflict("An organization must keep at least one Admin.")
+        _audit("member.removed", principal, member.organization, principal.livemode, member,
+               {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True))})
+        member.delete()

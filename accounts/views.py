@@ -1,0 +1,89 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.api import TenantCRUDViewSet, TenantViewSet
+from accounts.models import APIKey, Member
+from accounts.permissions import ANY_PRINCIPAL, every_method
+from accounts.serializers import APIKeySerializer, APIKeyWithSecretSerializer, MemberSerializer, MeSerializer, RollSerializer
+
+
+class MeView(APIView):
+    """The caller as the API sees them: organization, member, role, mode, effective scopes, credential."""
+
+    scope_map = {"GET": ANY_PRINCIPAL}
+    http_method_names = ["get"]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        return Response(MeSerializer(request.auth).data)
+
+
+class MemberViewSet(TenantCRUDViewSet):
+    """Members of the organization and their roles. Service members are created here; people are invited."""
+
+    model = Member
+    serializer_class = MemberSerializer
+    scope_map = every_method("org:admin")
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related("user")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.create_service_member(
+            principal=self.principal, name=data["name"], granted_scopes=data["granted_scopes"])
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.update_member(
+            principal=self.principal, member=serializer.instance, role=data.get("role"),
+            name=data.get("name"), granted_scopes=data.get("granted_scopes"))
+
+    def perform_destroy(self, instance):
+        services.remove_member(principal=self.principal, member=instance)
+
+
+class APIKeyViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    mixins.DestroyModelMixin):
+    """API keys of the organization in the caller's mode. The secret is shown once, at creation."""
+
+    model = APIKey
+    serializer_class = APIKeySerializer
+    scope_map = every_method("org:admin")
+
+    def scope_queryset(self, queryset):
+        return queryset.select_related("member")
+
+    @extend_schema(responses={201: APIKeyWithSecretSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        api_key, secret = services.create_api_key(
+            member=data["member"], livemode=self.principal.livemode, name=data["name"], scopes=data["scopes"],
+            expires_at=data.get("expires_at"), principal=self.principal)
+        return self._with_secret(api_key, secret)
+
+    @extend_schema(summary="Revoke an API key", responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        services.revoke_api_key(principal=self.principal, api_key=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=RollSerializer, responses={201: APIKeyWithSecretSerializer})
+    @action(detail=True, methods=["post"])
+    def roll(self, request, id=None):
+        """Replace this key with a new one; the old key keeps working for ``expires_in`` seconds."""
+        api_key = self.get_object()
+        body = RollSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        new_key, secret = services.roll_api_key(
+            principal=self.principal, api_key=api_key, expires_in=body.validated_data["expires_in"])
+        return self._with_secret(new_key, secret)
+
+    def _with_secret(self, api_key, secret):
+        data = APIKeyWithSecretSerializer(api_key, context={**self.get_serializer_context(), "secret": secret}).data
+        return Response(data, status=status.HTTP_201_CREATED)

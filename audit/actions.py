@@ -1,0 +1,30 @@
+"""Every audit action, registered once with a stable dotted name (as Sentry's audit log does)."""
+
+ACTIONS: dict[str, str] = {}
+
+
+def register(name: str, description: str) -> str:
+    if name in ACTIONS:
+        raise ValueError(f"Audit action {name!r} is registered twice.")
+    ACTIONS[name] = description
+    return name
+
+
+def register_crud(resource: str, label: str):
+    for verb in ("created", "updated", "deleted"):
+        register(f"{resource}.{verb}", f"{label} {verb}")
+
+
+register("organization.created", "Organization created")
+register("member.created", "Member added")
+register("member.updated", "Member's name or granted scopes changed")
+register("member.role_changed", "Member's role changed")
+register("member.removed", "Member removed")
+register("api_key.created", "API key created")
+register("api_key.rolled", "API key rolled: a new key replaces it after a grace period")
+register("api_key.revoked", "API key revoked")
+register_crud("connector", "Connector")
+register_crud("workflow", "Workflow")
+register_crud("dataset", "Dataset")
+register("dataset.records_appended", "Records appended to a dataset")
+register_crud("webhook_endpoint", "Webhook endpoint")

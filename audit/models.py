@@ -1,0 +1,49 @@
+from django.db import models
+
+from accounts.ids import PublicIdField
+from accounts.tenancy import TenantQuerySet
+
+
+class AppendOnlyQuerySet(TenantQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One security-relevant action. Written in the same transaction as the change it records."""
+
+    id = PublicIdField(prefix="evt")
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+")
+    livemode = models.BooleanField()
+    action = models.CharField(max_length=64)
+    actor_type = models.CharField(max_length=16)  # "member" or "system"
+    actor_id = models.CharField(max_length=40, blank=True)
+    actor_label = models.CharField(max_length=254, blank=True)
+    credential_kind = models.CharField(max_length=16, blank=True)
+    credential_id = models.CharField(max_length=40, blank=True)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=40, blank=True)
+    request_id = models.CharField(max_length=40, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "livemode", "-created_at", "-id"], name="auditevent_tenant_idx")]
+
+    def __str__(self):
+        return f"{self.action} {self.target_id} by {self.actor_label or self.actor_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only.")

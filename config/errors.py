@@ -1,0 +1,129 @@
+"""One error shape for every failure: {"error": {"type", "code", "message", "request_id"}}.
+
+Nothing from an exception (traceback, SQL, settings, input values) is copied into a response; unexpected
+errors are logged with the request id and answered with a generic 500.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.views import set_rollback
+
+from config.context import current_request_context
+
+logger = logging.getLogger("openpaas.errors")
+
+INVALID_REQUEST = "invalid_request_error"
+AUTHENTICATION = "authentication_error"
+PERMISSION = "permission_error"
+RATE_LIMIT = "rate_limit_error"
+API = "api_error"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def _request_id(request):
+    return getattr(request, "request_id", None)
+
+
+def error_response(status_code, type_, code, message, *, request=None, details=None, headers=None, **extra):
+    context = current_request_context()
+    request_id = _request_id(request) if request is not None else (context.request_id if context else None)
+    body = {"type": type_, "code": code, "message": message, "request_id": request_id}
+    if details is not None:
+        body["details"] = details
+    body.update(extra)
+    response = JsonResponse({"error": body}, status=status_code)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _plain(detail):
+    """ErrorDetail trees to plain JSON (strings, lists, dicts)."""
+    if isinstance(detail, dict):
+        return {str(k): _plain(v) for k, v in detail.items()}
+    if isinstance(detail, (list, tuple)):
+        return [_plain(v) for v in detail]
+    return str(detail)
+
+
+def _first_message(details, path=""):
+    if isinstance(details, dict):
+        for key, value in details.items():
+            name = key if key != "non_field_errors" else ""
+            return _first_message(value, f"{path}.{name}".strip(".") if name else path)
+    if isinstance(details, list) and details:
+        return _first_message(details[0], path)
+    return f"{path}: {details}" if path else str(details)
+
+
+_TYPE_BY_STATUS = {401: AUTHENTICATION, 403: PERMISSION, 429: RATE_LIMIT}
+
+
+def api_exception_handler(exc, context):
+    request = context.get("request")
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("Unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
+        set_rollback()
+        return error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
+
+    set_rollback()
+    status_code = exc.status_code
+    type_ = _TYPE_BY_STATUS.get(status_code, INVALID_REQUEST)
+    headers = {}
+    extra = {}
+    details = None
+
+    if isinstance(exc, exceptions.ValidationError):
+        details = _plain(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
+        code = "parameter_invalid"
+        message = _first_message(details)
+    elif isinstance(exc, exceptions.NotFound):
+        code = "resource_missing"
+        message = "No such resource." if exc.detail == exceptions.NotFound.default_detail else str(exc.detail)
+    else:
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else exc.default_detail
+
+    if getattr(exc, "scope", None):  # accounts.permissions.MissingScope
+        extra["required_scope"] = exc.scope
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait) if exc.wait is not None and exc.wait >= 1 else 1
+        headers["Retry-After"] = str(wait)
+        code = "rate_limited"
+        message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        authenticate_header = context["view"].get_authenticate_header(request) if context.get("view") else None
+        if authenticate_header:
+            headers["WWW-Authenticate"] = authenticate_header
+    return error_response(status_code, type_, code, message, request=request, details=details, headers=headers, **extra)
+
+
+# Django-level handlers for what never reaches a DRF view (unknown URLs, errors in middleware).
+def handler404(request, exception=None):
+    return error_response(404, INVALID_REQUEST, "resource_missing", "No such resource.", request=request)
+
+
+def handler500(request):
+    return error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
+
+
+def handler400(request, exception=None):
+    return error_response(400, INVALID_REQUEST, "bad_request", "The request could not be understood.", request=request)
+
+
+def handler403(request, exception=None):
+    return error_response(403, PERMISSION, "forbidden", "You do not have permission to perform this action.", request=request)

@@ -1,0 +1,112 @@
+"""Role x route x method -> status, for every route of the v1 API.
+
+A route or method that exists in the URL conf but not in this table fails the suite, so a new endpoint
+must say who may call it. The Service member here holds connectors:read and data:read.
+"""
+
+import pytest
+
+from tests.factories import FACTORIES, valid_body
+from tests.routes import ROUTES
+
+ROLES = ("admin", "developer", "viewer", "service")
+
+# (route, method): (admin, developer, viewer, service); 403 rows name the scope the caller lacks.
+TABLE = {
+    ("me", "GET"): (200, 200, 200, 200),
+    ("schema", "GET"): (200, 200, 200, 200),
+    ("docs", "GET"): (200, 200, 200, 200),
+    ("connector-list", "GET"): (200, 200, 200, 200),
+    ("connector-list", "POST"): (201, 201, 403, 403),
+    ("connector-detail", "GET"): (200, 200, 200, 200),
+    ("connector-detail", "PATCH"): (200, 200, 403, 403),
+    ("connector-detail", "DELETE"): (204, 204, 403, 403),
+    ("workflow-list", "GET"): (200, 200, 200, 200),
+    ("workflow-list", "POST"): (201, 201, 403, 403),
+    ("workflow-detail", "GET"): (200, 200, 200, 200),
+    ("workflow-detail", "PATCH"): (200, 200, 403, 403),
+    ("workflow-detail", "DELETE"): (204, 204, 403, 403),
+    ("dataset-list", "GET"): (200, 200, 200, 200),
+    ("dataset-list", "POST"): (201, 201, 403, 403),
+    ("dataset-detail", "GET"): (200, 200, 200, 200),
+    ("dataset-detail", "PATCH"): (200, 200, 403, 403),
+    ("dataset-detail", "DELETE"): (204, 204, 403, 403),
+    ("dataset-records", "GET"): (200, 200, 200, 200),
+    ("dataset-records", "POST"): (201, 201, 403, 403),
+    ("webhook-endpoint-list", "GET"): (200, 200, 403, 403),
+    ("webhook-endpoint-list", "POST"): (201, 201, 403, 403),
+    ("webhook-endpoint-detail", "GET"): (200, 200, 403, 403),
+    ("webhook-endpoint-detail", "PATCH"): (200, 200, 403, 403),
+    ("webhook-endpoint-detail", "DELETE"): (204, 204, 403, 403),
+    ("api-key-list", "GET"): (200, 403, 403, 403),
+    ("api-key-list", "POST"): (201, 403, 403, 403),
+    ("api-key-detail", "GET"): (200, 403, 403, 403),
+    ("api-key-detail", "DELETE"): (204, 403, 403, 403),
+    ("api-key-roll", "POST"): (201, 403, 403, 403),
+    ("member-list", "GET"): (200, 403, 403, 403),
+    ("member-list", "POST"): (201, 403, 403, 403),
+    ("member-detail", "GET"): (200, 403, 403, 403),
+    ("member-detail", "PATCH"): (200, 403, 403, 403),
+    ("member-detail", "DELETE"): (204, 403, 403, 403),
+    ("audit-event-list", "GET"): (200, 403, 403, 403),
+    ("audit-event-detail", "GET"): (200, 403, 403, 403),
+}
+
+# The scope a 403 must name, per route and method.
+SCOPE = {
+    "connector": ("connectors:read", "connectors:write"),
+    "workflow": ("data:read", "data:write"),
+    "dataset": ("data:read", "data:write"),
+    "webhook-endpoint": ("webhooks:manage", "webhooks:manage"),
+    "api-key": ("org:admin", "org:admin"),
+    "member": ("org:admin", "org:admin"),
+    "audit-event": ("audit:read", "audit:read"),
+}
+
+CASES = [(route, method, role, statuses[i]) for (route, method), statuses in TABLE.items() for i, role in enumerate(ROLES)]
+
+
+def test_every_route_and_method_is_in_the_table():
+    served = {(route.name, method) for route in ROUTES.values() for method in route.methods}
+    assert served - set(TABLE) == set(), "routes missing from the permission table"
+    assert set(TABLE) - served == set(), "table rows for routes that do not exist"
+
+
+def call(client, route_name, method, tenant):
+    route = ROUTES[route_name]
+    object_id = None
+    if route.takes_id:
+        object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant).pk
+    body = valid_body(route_name, method, tenant)
+    return getattr(client, method.lower())(route.url(object_id), body, format="json")
+
+
+@pytest.mark.parametrize("route_name,method,role,expected", CASES, ids=[f"{r}-{m}-{role}" for r, m, role, _ in CASES])
+def test_role_route_method(tenant, route_name, method, role, expected):
+    response = call(tenant.client(role), route_name, method, tenant)
+    assert response.status_code == expected, response.content
+    if expected == 403:
+        read_scope, write_scope = SCOPE[route_name.rsplit("-", 1)[0]]
+        scope = read_scope if method == "GET" else write_scope
+        assert response.json()["error"]["required_scope"] == scope
+
+
+@pytest.mark.parametrize("route_name,method", sorted(TABLE))
+def test_without_credentials_every_route_is_401(tenant, anon, route_name, method):
+    response = call(anon, route_name, method, tenant)
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "authentication_error"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_methods_a_route_does_not_serve_are_405(tenant, route):
+    client = tenant.client("admin")
+    url = ROUTES[route].url("x_unknown" if ROUTES[route].takes_id else None)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+        if method in ROUTES[route].methods:
+            continue
+        response = client.generic(method, url)
+        assert response.status_code == 405, (method, response.content)
+        if method != "HEAD":
+            assert response.json()["error"]["code"] == "method_not_allowed"

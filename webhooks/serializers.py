@@ -1,0 +1,40 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from accounts.api import ObjectTypeField, TenantModelSerializer
+from webhooks.events import ALL_EVENTS, EVENT_TYPES
+from webhooks.models import WebhookEndpoint
+
+
+class WebhookEndpointSerializer(TenantModelSerializer):
+    object = ObjectTypeField("webhook_endpoint")
+    url = serializers.URLField(max_length=2048)
+    events = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=False,
+                                   max_length=len(EVENT_TYPES) + 1)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "object", "url", "description", "events", "enabled", "disabled_at", "livemode",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "disabled_at", "livemode", "created_at", "updated_at"]
+        extra_kwargs = {"description": {"max_length": 500}}
+
+    def validate_url(self, url):
+        if not url.lower().startswith("https://") and not (settings.OPENPAAS_WEBHOOK_ALLOW_HTTP and url.lower().startswith("http://")):
+            raise serializers.ValidationError("Must be an https URL.")
+        return url
+
+    def validate_events(self, events):
+        unknown = sorted(set(events) - set(EVENT_TYPES) - {ALL_EVENTS})
+        if unknown:
+            raise serializers.ValidationError(f"Unknown event type: {', '.join(unknown)}.")
+        return sorted(set(events))
+
+
+class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
+    """The create response: the only time the signing secret is sent."""
+
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = WebhookEndpointSerializer.Meta.fields + ["secret"]
