@@ -1,5 +1,6 @@
 """OpenAPI generation that states, for each operation, the scope it requires."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 
 from accounts.permissions import ANY_PRINCIPAL, required_scope
@@ -18,3 +19,16 @@ class ScopedAutoSchema(AutoSchema):
         operation["x-required-scope"] = None if scope == ANY_PRINCIPAL else scope
         operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
         return operation
+
+
+class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.APIKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer sk_live_...` or `sk_test_...`. "
+                           "Its scopes, within its holder's role, decide which operations it may call.",
+        }

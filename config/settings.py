@@ -170,16 +170,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "apiKey": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "An API key: `Authorization: Bearer sk_live_...` or `sk_test_...`.",
-            }
-        }
-    },
-    "SECURITY": [{"apiKey": []}],
 }
 # Schema and docs are public only when asked for (or in DEBUG); otherwise any valid credential reads them.
 OPENPAAS_PUBLIC_DOCS = env_bool("OPENPAAS_PUBLIC_DOCS", DEBUG)

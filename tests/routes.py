@@ -12,6 +12,12 @@ class Route:
     name: str
     takes_id: bool
     methods: tuple
+    model: type | None  # the tenant model a TenantViewSet serves
+
+    @property
+    def mode_scoped(self):
+        """Whether its objects belong to one mode (test or live); members belong to both."""
+        return self.model is not None and any(f.name == "livemode" for f in self.model._meta.fields)
 
     def url(self, object_id=None):
         return reverse(self.name, kwargs={"id": object_id} if self.takes_id else None)
@@ -34,7 +40,7 @@ def api_routes():
         view_class = getattr(callback, "cls", None) or callback.view_class
         handlers = getattr(callback, "actions", None) or {m: m for m in view_class.http_method_names if hasattr(view_class, m)}
         methods = tuple(sorted(m.upper() for m in handlers if m in view_class.http_method_names and m != "options"))
-        routes.append(Route(pattern.name, "<id>" in path or "(?P<id>" in path, methods))
+        routes.append(Route(pattern.name, "(?P<id>" in path, methods, getattr(view_class, "model", None)))
     return routes
 
 

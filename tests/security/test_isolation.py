@@ -1,0 +1,107 @@
+"""Tenant isolation, for every route with an object id in the URL conf.
+
+Organization A's most powerful key (an Admin's, all scopes) aims at organization B's objects: every
+method of every id route answers 404, exactly as for an id that never existed, and B's object is
+unchanged. Lists never show B's rows. The same holds between a test key and live objects.
+"""
+
+import pytest
+
+from tests.factories import FACTORIES, snapshot, valid_body
+from tests.routes import ROUTES
+
+ID_ROUTES = [(route.name, method) for route in ROUTES.values() if route.takes_id for method in route.methods]
+MODE_ROUTES = [(name, method) for name, method in ID_ROUTES if ROUTES[name].mode_scoped]
+LIST_ROUTES = [route.name for route in ROUTES.values() if route.name.endswith("-list")]
+
+
+def basename(route_name):
+    return route_name.rsplit("-", 1)[0]
+
+
+def attack(client, route_name, method, target, body_tenant):
+    body = valid_body(route_name, method, body_tenant)
+    return getattr(client, method.lower())(ROUTES[route_name].url(target.pk), body, format="json")
+
+
+def not_found_body(response):
+    assert response.status_code == 404, response.content
+    return {k: v for k, v in response.json()["error"].items() if k != "request_id"}
+
+
+@pytest.mark.parametrize("route_name,method", ID_ROUTES)
+def test_another_organizations_object_is_404_and_unchanged(tenant, other_tenant, route_name, method):
+    victim = FACTORIES[basename(route_name)](other_tenant)
+    before = snapshot(victim)
+    response = attack(tenant.client("admin"), route_name, method, victim, tenant)
+    never_existed = tenant.client("admin").generic(method, ROUTES[route_name].url(victim.pk[:-1] + "0"))
+    assert not_found_body(response) == not_found_body(never_existed)
+    assert snapshot(victim) == before
+
+
+@pytest.mark.parametrize("route_name,method", MODE_ROUTES)
+def test_a_test_key_cannot_reach_a_live_object(tenant, route_name, method):
+    live_object = FACTORIES[basename(route_name)](tenant, livemode=True)
+    before = snapshot(live_object)
+    response = attack(tenant.client("admin", livemode=False), route_name, method, live_object, tenant)
+    assert response.status_code == 404
+    assert snapshot(live_object) == before
+
+
+@pytest.mark.parametrize("route_name,method", MODE_ROUTES)
+def test_a_live_key_cannot_reach_a_test_object(tenant, route_name, method):
+    test_object = FACTORIES[basename(route_name)](tenant, livemode=False)
+    before = snapshot(test_object)
+    response = attack(tenant.client("admin", livemode=True), route_name, method, test_object, tenant)
+    assert response.status_code == 404
+    assert snapshot(test_object) == before
+
+
+def all_ids(client, url):
+    ids, cursor = [], None
+    while True:
+        page = client.get(url, {"limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+        ids += [row["id"] for row in page["data"]]
+        if not page["has_more"]:
+            return ids
+        cursor = page["next_cursor"]
+
+
+@pytest.mark.parametrize("route_name", LIST_ROUTES)
+def test_lists_hold_only_the_callers_organization_and_mode(tenant, other_tenant, route_name):
+    factory = FACTORIES[basename(route_name)]
+    mine = factory(tenant, livemode=False)
+    others = [factory(other_tenant, livemode=False), factory(other_tenant, livemode=True), factory(tenant, livemode=True)]
+    if not ROUTES[route_name].mode_scoped:
+        others = others[:1]  # members belong to the organization, not to a mode
+    seen = all_ids(tenant.client("admin"), ROUTES[route_name].url())
+    assert mine.pk in seen
+    assert not {o.pk for o in others} & set(seen)
+
+
+def test_records_of_another_organizations_dataset_are_not_listed_or_appended(tenant, other_tenant):
+    victim = FACTORIES["dataset"](other_tenant)
+    client = tenant.client("admin")
+    assert client.get(f"/api/v1/datasets/{victim.pk}/records").status_code == 404
+    assert client.post(f"/api/v1/datasets/{victim.pk}/records", {"records": [{"x": 1}]}, format="json").status_code == 404
+    victim.refresh_from_db()
+    assert victim.record_count == 2 and victim.records.count() == 2
+
+
+def test_a_workflow_cannot_point_at_another_organizations_connector(tenant, other_tenant):
+    foreign = FACTORIES["connector"](other_tenant)
+    own_live = FACTORIES["connector"](tenant, livemode=True)
+    client = tenant.client("admin")
+    for connector in (foreign, own_live):
+        response = client.post("/api/v1/workflows", {"name": "w", "connector": connector.pk, "steps": []}, format="json")
+        assert response.status_code == 400
+        assert response.json()["error"]["details"] == {"connector": ["No such connector."]}
+
+
+def test_audit_events_of_another_organization_are_never_listed(tenant, other_tenant):
+    foreign = other_tenant.client("admin").post("/api/v1/datasets", {"name": "secret"}, format="json").json()
+    tenant.client("admin").post("/api/v1/datasets", {"name": "mine"}, format="json")
+    events = tenant.client("admin").get("/api/v1/audit-events?limit=100").json()["data"]
+    targets = {event["target"]["id"] for event in events if event["target"]}
+    assert any(t.startswith("ds_") for t in targets)
+    assert foreign["id"] not in targets
