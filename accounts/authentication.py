@@ -4,9 +4,11 @@ import hmac
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+import audit
 from accounts import keys
 from accounts.models import APIKey
 from accounts.principal import Principal
@@ -39,6 +41,14 @@ def refuse_credentials_in_url(request):
             raise CredentialsInURL()
 
 
+def _record_refusal(api_key, reason):
+    """A real key that may no longer be used is worth an audit event (a leaked, revoked key being
+    tried); the caller still gets the same 401 as for any invalid key."""
+    with transaction.atomic():
+        audit.record("api_key.refused", organization=api_key.organization, livemode=api_key.livemode,
+                     target=api_key, metadata={"reason": reason, "member": api_key.member_id})
+
+
 class APIKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -61,13 +71,15 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise InvalidAPIKey()  # bad shape or checksum: refused before any query
         now = timezone.now()
-        candidates = (
-            APIKey.objects.usable(now)
-            .filter(prefix=parsed.prefix)
-            .select_related("member__user", "organization")
-        )
+        candidates = APIKey.objects.filter(prefix=parsed.prefix).select_related("member__user", "organization")
         api_key = next((c for c in candidates if hmac.compare_digest(c.digest, parsed.digest)), None)
-        if api_key is None or not api_key.member.is_active:
+        if api_key is None:
+            raise InvalidAPIKey()
+        status = api_key.status(now)
+        if status == "active" and not api_key.member.is_active:
+            status = "person_disabled"
+        if status != "active":
+            _record_refusal(api_key, status)
             raise InvalidAPIKey()
         self._note_use(api_key, now, getattr(request, "client_ip", None))
         member = api_key.member

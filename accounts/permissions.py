@@ -1,8 +1,10 @@
 """Deny by default: every API view declares the scope it needs for each HTTP method."""
 
+from django.db import transaction
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
+import audit
 from accounts.authentication import MissingCredentials
 from accounts.principal import Principal
 
@@ -37,6 +39,14 @@ def required_scope(view, method):
     return (getattr(view, "scope_map", None) or {}).get(method.upper())
 
 
+def _record_denial(request, view, scope):
+    principal = request.auth
+    with transaction.atomic():
+        audit.record("access.denied", organization=principal.organization, livemode=principal.livemode,
+                     principal=principal, metadata={"method": request.method, "path": request.path[:200],
+                                                    "required_scope": scope})
+
+
 class IsPrincipal(BasePermission):
     """Every request must carry a valid credential."""
 
@@ -60,5 +70,6 @@ class HasScope(BasePermission):
             self.message = "This operation is not available to API credentials."
             return False
         if not request.auth.has_scope(scope):
+            _record_denial(request, view, scope)
             raise MissingScope(scope)
         return True

@@ -1,13 +1,17 @@
 """Audit events: one per write, with who, how, what and where, saved in the same transaction."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 import audit
 from accounts.api import TenantViewSet
-from accounts.models import Member, Organization
+from accounts.models import APIKey, Member, Organization
 from audit.models import AuditEvent
 from connectors.models import Connector
+from tests.conftest import api_client
 
 
 def test_an_api_write_records_actor_credential_target_request_and_address(tenant):
@@ -115,3 +119,31 @@ def test_the_audit_log_is_readable_with_audit_read_and_filterable_by_action(tena
     assert [event["action"] for event in data] == ["dataset.created"]
     assert data[0]["actor"]["id"] == tenant.member("admin").id
     assert tenant.client("developer").get("/api/v1/audit-events").status_code == 403
+
+
+def test_a_denied_request_is_audited_with_actor_and_scope(tenant):
+    client = tenant.client("viewer")
+    response = client.post("/api/v1/connectors", {"name": "c", "type": "csv"}, format="json")
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action="access.denied")
+    assert (event.organization_id, event.actor_id) == (tenant.org.id, tenant.member("viewer").id)
+    assert event.metadata == {"method": "POST", "path": "/api/v1/connectors", "required_scope": "connectors:write"}
+    assert event.request_id == response["X-Request-ID"]
+
+
+@pytest.mark.parametrize("reason", ["revoked", "expired", "person_disabled"])
+def test_a_known_but_unusable_key_is_audited_and_answered_like_any_bad_key(tenant, reason):
+    secret = tenant.key("developer")
+    api_key = APIKey.objects.get(prefix=secret[:16])
+    if reason == "revoked":
+        APIKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    elif reason == "expired":
+        APIKey.objects.filter(pk=api_key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    else:
+        api_key.member.user.is_active = False
+        api_key.member.user.save()
+    response = api_client(secret).get("/api/v1/me")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+    event = AuditEvent.objects.get(action="api_key.refused")
+    assert (event.organization_id, event.target_id, event.metadata["reason"]) == (tenant.org.id, api_key.id, reason)
+    assert event.ip_address == "127.0.0.1"
