@@ -1,4 +1,5 @@
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from accounts.api import ObjectTypeField, StrictSerializer, TenantModelSerializer
 from connectors.models import Connector, Dataset, Workflow
@@ -41,6 +42,40 @@ def _validate_with(serializer_class, data, field_name):
     return dict(serializer.validated_data)
 
 
+def _submitted_values(data):
+    """Every scalar in a submitted JSON value, as text (iteratively: no depth limit to exhaust)."""
+    found, pending = set(), [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif item is not None and str(item):
+            found.add(str(item))
+    return found
+
+
+def _without(errors, values):
+    """The error tree with every message that quotes one of ``values`` replaced by a generic one."""
+    if isinstance(errors, dict):
+        return {key: _without(item, values) for key, item in errors.items()}
+    if isinstance(errors, list):
+        return [_without(item, values) for item in errors]
+    if any(value in str(errors) for value in values):
+        return ErrorDetail("Invalid value.", code=getattr(errors, "code", "invalid"))
+    return errors
+
+
+def _validate_secret(serializer_class, data, field_name):
+    """As _validate_with, but no error message repeats a submitted value, whatever field produced it
+    (DRF's ChoiceField, for one, quotes its input)."""
+    try:
+        return _validate_with(serializer_class, data, field_name)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError(_without(exc.detail, _submitted_values(data))) from None
+
+
 class ConnectorSerializer(TenantModelSerializer):
     object = ObjectTypeField("connector")
     type = serializers.ChoiceField(choices=sorted(CONNECTOR_TYPES))
@@ -66,7 +101,8 @@ class ConnectorSerializer(TenantModelSerializer):
         if self.instance is None or "config" in attrs:
             attrs["config"] = _validate_with(connector_type.config, attrs.get("config", {}), "config")
         if attrs.get("credentials") is not None:
-            attrs["credentials"] = _validate_with(connector_type.credentials, attrs["credentials"], "credentials")
+            # Empty credentials are no credentials.
+            attrs["credentials"] = _validate_secret(connector_type.credentials, attrs["credentials"], "credentials") or None
         return attrs
 
 

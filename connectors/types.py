@@ -28,9 +28,12 @@ class HTTPConfig(StrictSerializer):
     def validate_headers(self, headers):
         if len(headers) > MAX_HEADERS:
             raise serializers.ValidationError(f"At most {MAX_HEADERS} headers.")
-        for name in headers:
-            if not name or len(name) > 128 or not all(c.isalnum() or c in "-_" for c in name):
+        for name, value in headers.items():
+            if not name or len(name) > 128 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
                 raise serializers.ValidationError("Header names are letters, digits, '-' and '_', at most 128.")
+            # CR and LF would let a value add headers of its own (header injection).
+            if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+                raise serializers.ValidationError("Header values cannot contain line breaks or control characters.")
         return headers
 
 
@@ -51,6 +54,11 @@ class PostgreSQLCredentials(StrictSerializer):
 
 class CSVConfig(StrictSerializer):
     delimiter = serializers.CharField(min_length=1, max_length=1, default=",", trim_whitespace=False)
+
+    def validate_delimiter(self, delimiter):
+        if delimiter in '\r\n"':  # a line break or the quote character cannot separate fields
+            raise serializers.ValidationError("The delimiter cannot be a line break or a double quote.")
+        return delimiter
 
 
 class NoCredentials(StrictSerializer):

@@ -1,4 +1,5 @@
 from django.db import transaction
+from django.db.models import ProtectedError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -28,10 +29,18 @@ class ConnectorViewSet(TenantCRUDViewSet):
     scope_map = read_write("connectors")
     audit_resource = "connector"
 
+    IN_USE = "This connector is used by workflows; delete or change them first."
+
+    def in_use(self, connector):
+        return connector.workflows.exists()
+
     def perform_destroy(self, instance):
-        if instance.workflows.exists():
-            raise Conflict("This connector is used by workflows; delete or change them first.")
-        super().perform_destroy(instance)
+        if self.in_use(instance):
+            raise Conflict(self.IN_USE)
+        try:
+            super().perform_destroy(instance)
+        except ProtectedError:  # a workflow created since the check: the delete and its audit event roll back
+            raise Conflict(self.IN_USE) from None
 
 
 class WorkflowViewSet(TenantCRUDViewSet):
@@ -61,7 +70,11 @@ class DatasetViewSet(TenantCRUDViewSet):
             OpenApiParameter("limit", int), OpenApiParameter("cursor", str),
         ],
         description="Records of the dataset. Any other query parameter filters on a field: `status=paid`, "
-                    "`amount__gte=10`; operators: ne, gt, gte, lt, lte, in (comma-separated).",
+                    "`amount__gte=10`; operators: ne, gt, gte, lt, lte, in (comma-separated). Values are read "
+                    "as JSON when they parse (`10`, `true`, `null`, `\"10\"`) and compare only with values of "
+                    "the same JSON type; a record without the field matches no filter. Ordering by a field "
+                    "puts numbers, strings, false, true, arrays, objects in that order, and records whose "
+                    "value is null or missing last. A cursor is valid only with the ordering that issued it.",
     )
     @extend_schema(methods=["POST"], request=RecordBatchSerializer, responses={201: RecordBatchResultSerializer})
     @action(detail=True, methods=["get", "post"])

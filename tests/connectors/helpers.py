@@ -1,0 +1,33 @@
+"""Helpers shared by the connectors, workflows and datasets tests."""
+
+from dataclasses import dataclass
+
+from rest_framework.test import APIClient
+
+from accounts import keys
+from accounts.models import APIKey
+from tests.conftest import api_client
+
+
+@dataclass
+class KeyedClient:
+    """An API client together with the key and member behind it, to check what the audit log names."""
+
+    client: APIClient
+    api_key: APIKey
+
+    def __getattr__(self, name):  # get, post, patch, delete, ...
+        return getattr(self.client, name)
+
+
+def keyed_client(tenant, role="developer", livemode=False):
+    secret = tenant.key(role, livemode)
+    api_key = APIKey.objects.get(prefix=keys.parse(secret).prefix, digest=keys.parse(secret).digest)
+    return KeyedClient(api_client(secret), api_key)
+
+
+def error(response, status):
+    assert response.status_code == status, (response.status_code, response.content)
+    body = response.json()["error"]
+    assert body["request_id"] == response["X-Request-ID"]
+    return body
