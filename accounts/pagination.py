@@ -8,23 +8,33 @@ opaque cursor string, as Stripe's do.
 
 import base64
 import json
+import re
+from datetime import timezone as dt_timezone
 from functools import reduce
 from operator import or_
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from config.parsers import storable_text
+
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
+# Cursors this server issues are a few dozen characters; anything much longer was not issued here.
+MAX_CURSOR_CHARS = 1024
+# ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() then refuses or misreads.
+_LIMIT_RE = re.compile(r"[0-9]{1,5}")
 
 
 def parse_limit(request):
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _LIMIT_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ValidationError({"limit": [f"Must be an integer from 1 to {MAX_LIMIT}."]})
     return int(raw)
 
@@ -34,10 +44,32 @@ def encode_cursor(payload) -> str:
 
 
 def decode_cursor(token: str):
+    if len(token) > MAX_CURSOR_CHARS:
+        raise ValidationError({"cursor": ["Invalid cursor."]})
     try:
         return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: a forged, deeply nested cursor
         raise ValidationError({"cursor": ["Invalid cursor."]})
+
+
+def cursor_value(field, value):
+    """A value from a cursor, as ``field`` stores it; raises ValueError for anything this server could
+    not have issued or the database could not compare (out-of-range integers, naive or overflowing
+    datetimes, strings with NUL)."""
+    try:
+        value = field.to_python(value)
+        field.run_validators(value)  # integer range of the column, max_length
+    except (DjangoValidationError, TypeError, OverflowError):
+        raise ValueError("not a value of this field") from None
+    if value is None:
+        raise ValueError("null")
+    if isinstance(field, models.DateTimeField):
+        if value.utcoffset() is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(dt_timezone.utc)  # OverflowError for 9999-12-31T23:59-14:00
+    elif isinstance(value, str) and not storable_text(value):
+        raise ValueError("unstorable string")
+    return value
 
 
 def list_response(data, has_more, next_cursor):
@@ -74,8 +106,8 @@ class KeysetPagination(BasePagination):
             if not isinstance(values, list) or len(values) != len(fields):
                 raise ValidationError({"cursor": ["Invalid cursor."]})
             try:
-                values = [field.to_python(value) for (_, _, field), value in zip(fields, values)]
-            except Exception:  # a field's to_python raises ValidationError or TypeError or ValueError
+                values = [cursor_value(field, value) for (_, _, field), value in zip(fields, values)]
+            except (ValueError, OverflowError):
                 raise ValidationError({"cursor": ["Invalid cursor."]})
             queryset = queryset.filter(self._after(fields, values))
         rows = list(queryset[: limit + 1])

@@ -1,11 +1,15 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins
+from rest_framework.exceptions import ValidationError
 
 from accounts.api import TenantViewSet
 from accounts.permissions import every_method
+from audit.actions import ACTIONS
 from audit.models import AuditEvent
 from audit.serializers import AuditEventSerializer
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("action", str, enum=sorted(ACTIONS))]))
 class AuditEventViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The organization's audit log in the caller's mode, newest first. ``?action=`` filters by action."""
 
@@ -15,4 +19,8 @@ class AuditEventViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 
     def scope_queryset(self, queryset):
         action = self.request.query_params.get("action")
-        return queryset.filter(action=action) if action else queryset
+        if action is None:
+            return queryset
+        if action not in ACTIONS:
+            raise ValidationError({"action": ["Unknown action."]})
+        return queryset.filter(action=action)

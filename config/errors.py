@@ -6,7 +6,9 @@ errors are logged with the request id and answered with a generic 500.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import set_rollback
@@ -45,13 +47,18 @@ def error_response(status_code, type_, code, message, *, request=None, details=N
     return response
 
 
+# DRF messages that quote the value sent, by error code, and what is said instead: a response never
+# repeats input (which may be a secret pasted into the wrong field, or 100k characters).
+_QUOTING_MESSAGES = {"invalid_choice": "Not a valid choice."}
+
+
 def _plain(detail):
     """ErrorDetail trees to plain JSON (strings, lists, dicts)."""
     if isinstance(detail, dict):
         return {str(k): _plain(v) for k, v in detail.items()}
     if isinstance(detail, (list, tuple)):
         return [_plain(v) for v in detail]
-    return str(detail)
+    return _QUOTING_MESSAGES.get(getattr(detail, "code", None), str(detail))
 
 
 def _first_message(details, path=""):
@@ -73,11 +80,26 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's own answer to these (too many query parameters, a body over the limit) is a 4xx;
+        # raised inside a DRF view they would otherwise be an unhandled 500.
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").warning("%s", exc)
+        set_rollback()
+        if isinstance(exc, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error_response(413, INVALID_REQUEST, "request_too_large",
+                                  f"The request body is larger than the limit of {limit} bytes.", request=request)
+        return error_response(400, INVALID_REQUEST, "bad_request", "The request could not be understood.",
+                              request=request)
 
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
         set_rollback()
-        return error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
+        response = error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
+        # Logged just above, with the traceback and (by the log filter) the request id. Without this
+        # Django's handler would log it again, after the request context is gone: a line with no id.
+        response._has_been_logged = True
+        return response
 
     set_rollback()
     status_code = exc.status_code

@@ -68,6 +68,10 @@ class RequestContextMiddleware:
         response["X-Request-ID"] = request_id
         if request.path.startswith("/api/"):
             response.setdefault("Cache-Control", "no-store")
+        # XFrameOptionsMiddleware sits inside the body size limit and CommonMiddleware's host check, so
+        # their early answers (413, 400) would otherwise go out without it.
+        if not getattr(response, "xframe_options_exempt", False):
+            response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS.upper())
         return response
 
 

@@ -29,6 +29,7 @@ from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, 
 from rest_framework.exceptions import ValidationError
 
 from accounts.pagination import decode_cursor, encode_cursor, parse_limit
+from config.parsers import storable_text
 from connectors.models import Dataset, Record
 
 RESERVED_PARAMS = {"limit", "cursor", "order_by"}
@@ -121,7 +122,7 @@ def _scalar(text, param):
     if isinstance(value, float) and not math.isfinite(value):
         raise _invalid(param, "Numbers must be finite.")
     if isinstance(value, str):
-        if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        if not storable_text(value):
             raise _invalid(param, "Strings may not contain NUL characters or unpaired surrogates.")
     return value
 
