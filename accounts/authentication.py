@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 import audit
-from accounts import keys
+from accounts import credential_cache, gate, keys
 from accounts.models import APIKey
 from accounts.principal import Principal
 from accounts.scopes import effective_scopes
@@ -61,7 +61,7 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != self.keyword.lower() or not token.strip():
             raise InvalidAPIKey()
         principal = self.principal_for_key(token.strip(), request)
-        return principal.member, principal
+        return principal, principal
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
@@ -71,6 +71,38 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise InvalidAPIKey()  # bad shape or checksum: refused before any query
         now = timezone.now()
+        entry = credential_cache.store.get(parsed.digest) if credential_cache.store.enabled() else None
+        counts = None
+        if entry is not None:
+            # One cache round trip: the organization's access generation and the rate-limit counters.
+            generation, counts = gate.read(entry.organization_id, self._limits(entry))
+            if not credential_cache.store.fresh(entry, generation) or _expired(entry, now):
+                entry = self._load(parsed, now, generation)
+        else:
+            entry = self._load(parsed, now, generation=None)
+        if counts is None:
+            _, counts = gate.read(entry.organization_id, self._limits(entry))
+        request.openpaas_rate_counts = counts  # read by accounts.throttling.PrincipalRateThrottle
+        self._note_use(entry, now, getattr(request, "client_ip", None))
+        return Principal(
+            organization_id=entry.organization_id,
+            member_id=entry.member_id,
+            role=entry.member_role,
+            livemode=entry.livemode,
+            scopes=effective_scopes(entry.scopes, entry.member_role, entry.member_granted_scopes),
+            credential_kind="api_key",
+            credential_id=entry.key_id,
+            load_models=entry.models,
+        )
+
+    @staticmethod
+    def _limits(entry):
+        return gate.limits_for(entry.key_id, entry.organization_id, entry.livemode)
+
+    @staticmethod
+    def _load(parsed, now, generation):
+        """The key from the database (one indexed query), cached under ``generation``; refused keys
+        are audited and forgotten."""
         candidates = APIKey.objects.filter(prefix=parsed.prefix).select_related("member__user", "organization")
         api_key = next((c for c in candidates if hmac.compare_digest(c.digest, parsed.digest)), None)
         if api_key is None:
@@ -79,25 +111,25 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if status == "active" and not api_key.member.is_active:
             status = "person_disabled"
         if status != "active":
+            credential_cache.store.discard(parsed.digest)
             _record_refusal(api_key, status)
             raise InvalidAPIKey()
-        self._note_use(api_key, now, getattr(request, "client_ip", None))
-        member = api_key.member
-        return Principal(
-            organization=api_key.organization,
-            member=member,
-            livemode=api_key.livemode,
-            scopes=effective_scopes(api_key.scopes, member.role, member.granted_scopes),
-            credential_kind="api_key",
-            credential_id=api_key.id,
-        )
+        entry = credential_cache.KeySnapshot.of(api_key, generation)
+        if credential_cache.store.enabled():
+            credential_cache.store.put(parsed.digest, entry)
+        return entry
 
     @staticmethod
-    def _note_use(api_key, now, ip):
+    def _note_use(entry, now, ip):
         """Record last use at most once per interval, so the hot path is read-only almost always."""
         interval = timedelta(seconds=settings.OPENPAAS_KEY_LAST_USED_INTERVAL)
-        if api_key.last_used_at and now - api_key.last_used_at < interval:
+        if entry.last_used_at and now - entry.last_used_at < interval:
             return
-        APIKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gte=now - interval).update(
+        APIKey.objects.filter(pk=entry.key_id).exclude(last_used_at__gte=now - interval).update(
             last_used_at=now, last_used_ip=ip
         )
+        entry.last_used_at = now
+
+
+def _expired(entry, now):
+    return entry.expires_at is not None and entry.expires_at <= now

@@ -54,7 +54,7 @@ class Organization(models.Model):
 class MemberQuerySet(models.QuerySet):
     def for_principal(self, principal):
         """Members belong to the organization as a whole, not to one mode."""
-        return self.filter(organization_id=principal.organization.id)
+        return self.filter(organization_id=principal.organization_id)
 
 
 class Member(models.Model):
@@ -82,10 +82,6 @@ class Member(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["organization", "-created_at", "-id"], name="member_org_idx")]
-
-    # A member is what DRF's request.user holds for an API request.
-    is_authenticated = True
-    is_anonymous = False
 
     def __str__(self):
         return self.display_name

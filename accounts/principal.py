@@ -1,20 +1,38 @@
 """Who is asking: every credential becomes one Principal; views read it and never re-derive it."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
 
 
 @dataclass(frozen=True)
 class Principal:
-    organization: "accounts.models.Organization"  # noqa: F821
-    member: "accounts.models.Member"  # noqa: F821
+    organization_id: str
+    member_id: str
+    role: str
     livemode: bool
     scopes: frozenset  # effective: the credential's scopes intersected with the member's current role
     credential_kind: str  # "api_key"; OAuth and JWT come next
     credential_id: str
+    # Builds (organization, member) model instances. Deferred because most requests (reads of tenant
+    # data) need only the ids above, and building models on every request costs measurable time.
+    load_models: Callable = field(repr=False, compare=False)
+
+    # DRF's request.user is the Principal too: it is what an API request is authenticated as.
+    is_authenticated = True
+    is_anonymous = False
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 
+    @cached_property
+    def _models(self):
+        return self.load_models()
+
     @property
-    def role(self) -> str:
-        return self.member.role
+    def organization(self):
+        return self._models[0]
+
+    @property
+    def member(self):
+        return self._models[1]

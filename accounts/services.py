@@ -41,10 +41,11 @@ def create_api_key(*, member, livemode, name, scopes, expires_at=None, principal
 
 def revoke_api_key(*, principal, api_key):
     with transaction.atomic():
-        updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        if updated:  # revoking twice is a no-op, and audited once
+        api_key = APIKey.objects.select_for_update().get(pk=api_key.pk)
+        if api_key.revoked_at is None:  # revoking twice is a no-op, and audited once
+            api_key.revoked_at = timezone.now()
+            api_key.save(update_fields=["revoked_at", "updated_at"])
             _audit("api_key.revoked", principal, api_key.organization, api_key.livemode, api_key)
-    api_key.refresh_from_db()
     return api_key
 
 

@@ -7,7 +7,7 @@ from django.db import models
 class TenantQuerySet(models.QuerySet):
     def for_principal(self, principal):
         """Only the rows of the principal's organization and mode (test or live)."""
-        return self.filter(organization_id=principal.organization.id, livemode=principal.livemode)
+        return self.filter(organization_id=principal.organization_id, livemode=principal.livemode)
 
 
 class TenantModel(models.Model):

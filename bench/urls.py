@@ -20,7 +20,7 @@ class BaselineConnectorViewSet(ConnectorViewSet):
 
     @property
     def principal(self):
-        return SimpleNamespace(organization=SimpleNamespace(id=self.request.query_params["org"]), livemode=True)
+        return SimpleNamespace(organization_id=self.request.query_params["org"], livemode=True)
 
 
 urlpatterns = [

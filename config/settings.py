@@ -145,7 +145,7 @@ OPENPAAS_TRUSTED_PROXIES = env_list("OPENPAAS_TRUSTED_PROXIES")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsPrincipal", "accounts.permissions.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.CredentialRateThrottle", "accounts.throttling.OrganizationRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "credential": os.environ.get("OPENPAAS_RATE_PER_CREDENTIAL", "100/s"),
         "organization": os.environ.get("OPENPAAS_RATE_PER_ORGANIZATION", "300/s"),
@@ -180,6 +180,9 @@ OPENPAAS_KEY_FILE = Path(os.environ.get("OPENPAAS_KEY_FILE", STATE_DIR / "master
 
 # API keys: how often last-used time and address are written, at most.
 OPENPAAS_KEY_LAST_USED_INTERVAL = 60
+# Resolved API keys are kept in each process this long at most (0 = off), and dropped at once when their
+# organization's access changes. That needs a cache every process shares, so it is on with Redis only.
+OPENPAAS_CREDENTIAL_CACHE_SECONDS = int(os.environ.get("OPENPAAS_CREDENTIAL_CACHE_SECONDS", "60" if REDIS_URL else "0"))
 OPENPAAS_WEBHOOK_ALLOW_HTTP = DEBUG
 
 LOGGING = {

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from accounts import scopes as scope_registry
+from accounts import credential_cache, scopes as scope_registry
 from accounts.models import Member, Organization, User
 from accounts.services import create_api_key
 
@@ -59,12 +59,14 @@ def _isolated_cache_and_generous_rates(settings):
     # Rate-limit counters live in the cache; each test starts from zero and well under the limits,
     # except the tests that set their own rates.
     cache.clear()
+    credential_cache.store.clear()
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"credential": "100000/s", "organization": "100000/s"},
     }
     yield
     cache.clear()
+    credential_cache.store.clear()
 
 
 @pytest.fixture
