@@ -8,6 +8,7 @@ from rest_framework import mixins, serializers, viewsets
 
 import audit
 from accounts.pagination import KeysetPagination
+from idempotency.mixins import IdempotentViewMixin
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -52,8 +53,8 @@ _UNAUDITED_HOOKS = {
 }
 
 
-class TenantViewSet(viewsets.GenericViewSet):
-    """A viewset over one tenant-owned model.
+class TenantViewSet(IdempotentViewMixin, viewsets.GenericViewSet):
+    """A viewset over one tenant-owned model. Its POSTs honour ``Idempotency-Key`` (idempotency.mixins).
 
     Subclasses set ``model``, ``scope_map`` and ``audit_resource``; they narrow the queryset in
     ``scope_queryset`` and may not override ``get_queryset`` (which is what keeps other tenants out)."""

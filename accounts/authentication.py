@@ -1,11 +1,14 @@
-"""API authentication: ``Authorization: Bearer sk_live_...`` becomes a Principal."""
+"""API authentication: every bearer credential (API key, OAuth 2.0 token, JWT) becomes a Principal."""
 
+import functools
+import hashlib
 import hmac
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from rest_framework import authentication, exceptions
 
 import audit
@@ -31,7 +34,8 @@ class CredentialsInURL(exceptions.AuthenticationFailed):
 
 
 class MissingCredentials(exceptions.NotAuthenticated):
-    default_detail = "No credentials were provided. Send an API key as 'Authorization: Bearer sk_...'."
+    default_detail = ("No credentials were provided. Send an API key or token as "
+                      "'Authorization: Bearer <credential>'.")
     default_code = "missing_credentials"
 
 
@@ -49,7 +53,83 @@ def _record_refusal(api_key, reason):
                      target=api_key, metadata={"reason": reason, "member": api_key.member_id})
 
 
-class APIKeyAuthentication(authentication.BaseAuthentication):
+class InvalidToken(exceptions.AuthenticationFailed):
+    # One answer for unknown, revoked, expired, tampered and malformed tokens.
+    default_detail = "Invalid or expired token."
+    default_code = "invalid_token"
+
+
+class CredentialLoader:
+    """Turns one kind of bearer credential into a CredentialSnapshot. Subclasses say which tokens are
+    theirs (``matches``), the cache key of a token (None: refused before any query), and how to load
+    it from the database (``load``, raising ``invalid``)."""
+
+    kind = None
+    invalid = InvalidToken
+
+    def matches(self, token: str) -> bool:
+        return False
+
+    def cache_key(self, token: str) -> str | None:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def load(self, token, cache_key, now, generation):
+        raise self.invalid()
+
+    def note_use(self, entry, now, ip):
+        """Called on every accepted request."""
+
+
+class APIKeyLoader(CredentialLoader):
+    kind = "api_key"
+    invalid = InvalidAPIKey
+
+    def matches(self, token):
+        return token.startswith("sk_")
+
+    def cache_key(self, token):
+        parsed = keys.parse(token)  # bad shape or checksum: refused before any query
+        return parsed.digest if parsed else None
+
+    def load(self, token, cache_key, now, generation):
+        parsed = keys.parse(token)
+        candidates = APIKey.objects.filter(prefix=parsed.prefix).select_related("member__user", "member__organization")
+        api_key = next((c for c in candidates if hmac.compare_digest(c.digest, parsed.digest)), None)
+        if api_key is None:
+            raise InvalidAPIKey()
+        status = api_key.status(now)
+        if status == "active" and not api_key.member.is_active:
+            status = "person_disabled"
+        if status != "active":
+            credential_cache.store.discard(cache_key)
+            _record_refusal(api_key, status)
+            raise InvalidAPIKey()
+        return credential_cache.CredentialSnapshot.of(
+            kind=self.kind, credential_id=api_key.id, livemode=api_key.livemode, scopes=api_key.scopes,
+            expires_at=api_key.expires_at, member=api_key.member, generation=generation,
+            last_used_at=api_key.last_used_at,
+        )
+
+    def note_use(self, entry, now, ip):
+        """Record last use at most once per interval, so the hot path is read-only almost always."""
+        interval = timedelta(seconds=settings.OPENPAAS_KEY_LAST_USED_INTERVAL)
+        if entry.last_used_at and now - entry.last_used_at < interval:
+            return
+        APIKey.objects.filter(pk=entry.credential_id).exclude(last_used_at__gte=now - interval).update(
+            last_used_at=now, last_used_ip=ip
+        )
+        entry.last_used_at = now
+
+
+@functools.lru_cache(maxsize=1)
+def _loaders():
+    return tuple(import_string(path)() for path in settings.OPENPAAS_CREDENTIAL_LOADERS)
+
+
+class BearerAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <credential>``: an API key (``sk_live_...``), an OAuth 2.0 access token
+    (``oat_...``) or a JWT. Each becomes the same Principal, so views, scopes and audit need not care."""
+
     keyword = "Bearer"
 
     def authenticate(self, request):
@@ -58,77 +138,54 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if header is None:
             return None
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != self.keyword.lower() or not token.strip():
-            raise InvalidAPIKey()
-        principal = self.principal_for_key(token.strip(), request)
+        token = token.strip()
+        if scheme.lower() != self.keyword.lower() or not token:
+            raise InvalidToken()
+        loader = next((loader for loader in _loaders() if loader.matches(token)), None)
+        if loader is None:
+            raise InvalidToken()
+        principal = self.resolve(loader, token, request)
         return principal, principal
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
 
-    def principal_for_key(self, token, request):
-        parsed = keys.parse(token)
-        if parsed is None:
-            raise InvalidAPIKey()  # bad shape or checksum: refused before any query
+    @staticmethod
+    def resolve(loader, token, request):
+        cache_key = loader.cache_key(token)
+        if cache_key is None:
+            raise loader.invalid()
         now = timezone.now()
-        entry = credential_cache.store.get(parsed.digest) if credential_cache.store.enabled() else None
+        store = credential_cache.store
+        entry = store.get(cache_key) if store.enabled() else None
         counts = None
         if entry is not None:
             # One cache round trip: the organization's access generation and the rate-limit counters.
-            generation, counts = gate.read(entry.organization_id, self._limits(entry))
-            if not credential_cache.store.fresh(entry, generation) or _expired(entry, now):
-                entry = self._load(parsed, now, generation)
+            generation, counts = gate.read(entry.organization_id, _limits(entry))
+            if not store.fresh(entry, generation) or _expired(entry, now):
+                entry = loader.load(token, cache_key, now, generation)
         else:
-            entry = self._load(parsed, now, generation=None)
+            entry = loader.load(token, cache_key, now, None)
+        if store.enabled():
+            store.put(cache_key, entry)
         if counts is None:
-            _, counts = gate.read(entry.organization_id, self._limits(entry))
+            _, counts = gate.read(entry.organization_id, _limits(entry))
         request.openpaas_rate_counts = counts  # read by accounts.throttling.PrincipalRateThrottle
-        self._note_use(entry, now, getattr(request, "client_ip", None))
+        loader.note_use(entry, now, getattr(request, "client_ip", None))
         return Principal(
             organization_id=entry.organization_id,
             member_id=entry.member_id,
             role=entry.member_role,
             livemode=entry.livemode,
             scopes=effective_scopes(entry.scopes, entry.member_role, entry.member_granted_scopes),
-            credential_kind="api_key",
-            credential_id=entry.key_id,
+            credential_kind=entry.credential_kind,
+            credential_id=entry.credential_id,
             load_models=entry.models,
         )
 
-    @staticmethod
-    def _limits(entry):
-        return gate.limits_for(entry.key_id, entry.organization_id, entry.livemode)
 
-    @staticmethod
-    def _load(parsed, now, generation):
-        """The key from the database (one indexed query), cached under ``generation``; refused keys
-        are audited and forgotten."""
-        candidates = APIKey.objects.filter(prefix=parsed.prefix).select_related("member__user", "organization")
-        api_key = next((c for c in candidates if hmac.compare_digest(c.digest, parsed.digest)), None)
-        if api_key is None:
-            raise InvalidAPIKey()
-        status = api_key.status(now)
-        if status == "active" and not api_key.member.is_active:
-            status = "person_disabled"
-        if status != "active":
-            credential_cache.store.discard(parsed.digest)
-            _record_refusal(api_key, status)
-            raise InvalidAPIKey()
-        entry = credential_cache.KeySnapshot.of(api_key, generation)
-        if credential_cache.store.enabled():
-            credential_cache.store.put(parsed.digest, entry)
-        return entry
-
-    @staticmethod
-    def _note_use(entry, now, ip):
-        """Record last use at most once per interval, so the hot path is read-only almost always."""
-        interval = timedelta(seconds=settings.OPENPAAS_KEY_LAST_USED_INTERVAL)
-        if entry.last_used_at and now - entry.last_used_at < interval:
-            return
-        APIKey.objects.filter(pk=entry.key_id).exclude(last_used_at__gte=now - interval).update(
-            last_used_at=now, last_used_ip=ip
-        )
-        entry.last_used_at = now
+def _limits(entry):
+    return gate.limits_for(entry.credential_id, entry.organization_id, entry.livemode)
 
 
 def _expired(entry, now):

@@ -1,4 +1,5 @@
-"""Resolved API keys, kept in each process so that the hot path needs no database query.
+"""Resolved credentials (API keys, OAuth access tokens, JWTs), kept in each process so that the hot
+path needs no database query.
 
 An entry is trusted only while its organization's access generation (accounts.gate) is the one it was
 loaded under; every change to a key, member, person or organization bumps that generation on commit,
@@ -22,10 +23,11 @@ MAX_ENTRIES = 10_000
 
 
 @dataclass
-class KeySnapshot:
-    key_id: str
+class CredentialSnapshot:
+    credential_kind: str  # "api_key", "oauth" or "jwt"
+    credential_id: str
     livemode: bool
-    scopes: tuple
+    scopes: tuple  # the credential's own; the member's role narrows them on every request
     expires_at: object  # datetime or None
     organization_id: str
     organization_name: str
@@ -35,20 +37,21 @@ class KeySnapshot:
     member_granted_scopes: tuple
     user_id: int | None
     user_email: str | None
-    last_used_at: object  # datetime or None; advanced locally once written
+    last_used_at: object = None  # API keys: datetime or None; advanced locally once written
     generation: int | None = None
     loaded_at: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def of(cls, api_key, generation):
-        member, user = api_key.member, api_key.member.user
+    def of(cls, *, kind, credential_id, livemode, scopes, expires_at, member, generation, last_used_at=None):
+        """From a member loaded with select_related("organization", "user")."""
+        organization, user = member.organization, member.user
         return cls(
-            key_id=api_key.id, livemode=api_key.livemode, scopes=tuple(api_key.scopes), expires_at=api_key.expires_at,
-            organization_id=api_key.organization.id, organization_name=api_key.organization.name,
+            credential_kind=kind, credential_id=credential_id, livemode=livemode, scopes=tuple(scopes),
+            expires_at=expires_at, organization_id=organization.id, organization_name=organization.name,
             member_id=member.id, member_name=member.name, member_role=member.role,
             member_granted_scopes=tuple(member.granted_scopes),
             user_id=user.pk if user else None, user_email=user.email if user else None,
-            last_used_at=api_key.last_used_at, generation=generation,
+            last_used_at=last_used_at, generation=generation,
         )
 
     def models(self):

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
+from oauth2_provider.models import AbstractApplication
 
 from accounts import scopes as scope_registry
 from accounts.ids import PublicIdField
@@ -140,3 +141,47 @@ class APIKey(TenantModel):
         if self.expires_at and self.expires_at <= now:
             return "expired"
         return "active"
+
+
+class OAuthApplication(AbstractApplication):
+    """An OAuth 2.0 client of one organization and mode (django-oauth-toolkit's application model).
+
+    People authorize it with the authorization code grant and PKCE; a service uses the client credentials
+    grant and then acts as the application's own Service member, holding the application's scopes."""
+
+    GRANT_CHOICES = [
+        (AbstractApplication.GRANT_AUTHORIZATION_CODE, "Authorization code"),
+        (AbstractApplication.GRANT_CLIENT_CREDENTIALS, "Client credentials"),
+    ]
+
+    id = PublicIdField(prefix="app")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="oauth_applications")
+    livemode = models.BooleanField()
+    grant_types = models.JSONField(default=list)
+    allowed_scopes = models.JSONField(default=list)
+    service_member = models.OneToOneField(Member, null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="oauth_application")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        indexes = [tenant_index("oauthapp_tenant_idx")]
+
+    def allows_grant_type(self, *grant_types):
+        # Several grants per application, where django-oauth-toolkit keeps one; refresh tokens are
+        # asked for with the grant that issued them, so this covers them too.
+        return any(grant in self.grant_types for grant in grant_types)
+
+
+class TokenSession(models.Model):
+    """One JWT sign-in: its refresh tokens rotate, its access tokens come and go, and revoking it (logout)
+    ends them all. Carried in every token as the ``sid`` claim."""
+
+    id = PublicIdField(prefix="ses")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="token_sessions")
+    livemode = models.BooleanField()
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)

@@ -1,9 +1,16 @@
-"""OpenAPI generation that states, for each operation, the scope it requires."""
+"""OpenAPI generation that states, for each operation, the scope it requires and the three ways to
+present a credential (API key, OAuth 2.0 token, JWT)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 
 from accounts.permissions import ANY_PRINCIPAL, required_scope
+from accounts.scopes import SCOPES
+
+
+def _operation_scope(auto_schema):
+    scope = required_scope(auto_schema.view, auto_schema.method)
+    return None if scope == ANY_PRINCIPAL else scope
 
 
 class ScopedAutoSchema(AutoSchema):
@@ -11,24 +18,37 @@ class ScopedAutoSchema(AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
-        scope = required_scope(self.view, method)
-        if scope == ANY_PRINCIPAL:
-            note = "Any valid credential."
+        if not self.view.get_authenticators():
+            note = "No credential: this operation hands them out."
+            scope = None
         else:
-            note = f"Required scope: `{scope}`."
-        operation["x-required-scope"] = None if scope == ANY_PRINCIPAL else scope
+            scope = _operation_scope(self)
+            note = f"Required scope: `{scope}`." if scope else "Any valid credential."
+        operation["x-required-scope"] = scope
         operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
         return operation
 
 
-class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.APIKeyAuthentication"
-    name = "apiKey"
+class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.BearerAuthentication"
+    name = ["apiKey", "oauth2", "jwt"]
+
+    def get_security_requirement(self, auto_schema):
+        scope = _operation_scope(auto_schema)
+        return [{"apiKey": []}, {"oauth2": [scope] if scope else []}, {"jwt": []}]
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key: `Authorization: Bearer sk_live_...` or `sk_test_...`. "
-                           "Its scopes, within its holder's role, decide which operations it may call.",
-        }
+        return [
+            {"type": "http", "scheme": "bearer",
+             "description": "An API key: `Authorization: Bearer sk_live_...` or `sk_test_...`. Its scopes, "
+                            "within its holder's role, decide which operations it may call."},
+            {"type": "oauth2",
+             "description": "An OAuth 2.0 access token (`oat_...`) of an application of the organization.",
+             "flows": {
+                 "authorizationCode": {"authorizationUrl": "/oauth/authorize/", "tokenUrl": "/oauth/token/",
+                                       "refreshUrl": "/oauth/token/", "scopes": SCOPES},
+                 "clientCredentials": {"tokenUrl": "/oauth/token/", "scopes": SCOPES},
+             }},
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+             "description": "A JWT from `POST /api/v1/auth/token`."},
+        ]

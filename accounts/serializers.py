@@ -1,9 +1,10 @@
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
 from accounts import scopes as scope_registry
 from accounts.api import ObjectTypeField, StrictSerializer, TenantModelSerializer
-from accounts.models import APIKey, Member
+from accounts.models import APIKey, Member, OAuthApplication
 
 MAX_ROLL_GRACE_SECONDS = 7 * 24 * 3600
 
@@ -149,3 +150,72 @@ class RollSerializer(StrictSerializer):
     expires_in = serializers.IntegerField(min_value=0, max_value=MAX_ROLL_GRACE_SECONDS, default=24 * 3600,
                                           help_text="Seconds the old key keeps working (0 = now).")
 
+
+
+class OAuthApplicationSerializer(TenantModelSerializer):
+    object = ObjectTypeField("oauth_application")
+    client_type = serializers.ChoiceField(choices=["confidential", "public"])
+    grant_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=[grant for grant, _ in OAuthApplication.GRANT_CHOICES]),
+        allow_empty=False, max_length=2)
+    redirect_uris = serializers.ListField(child=serializers.URLField(max_length=2048), required=False, max_length=20)
+    allowed_scopes = scope_list_field(allow_empty=False)
+
+    class Meta:
+        model = OAuthApplication
+        fields = ["id", "object", "name", "client_id", "client_type", "grant_types", "redirect_uris",
+                  "allowed_scopes", "livemode", "created_at"]
+        read_only_fields = ["id", "client_id", "livemode", "created_at"]
+        extra_kwargs = {"name": {"max_length": 200, "required": True, "allow_blank": False}}
+
+    def to_representation(self, application):
+        data = super().to_representation(application)
+        data["redirect_uris"] = application.redirect_uris.split()
+        return data
+
+    def validate_redirect_uris(self, uris):
+        allowed = ("https://", "http://") if settings.DEBUG else ("https://",)
+        bad = [uri for uri in uris if not uri.lower().startswith(allowed) or "#" in uri]
+        if bad:
+            raise serializers.ValidationError("Redirect URIs are exact https URLs without a fragment.")
+        return sorted(set(uris))
+
+    def validate_allowed_scopes(self, scopes):
+        check_known_scopes(scopes)
+        beyond_caller = sorted(set(scopes) - self.context["principal"].scopes)
+        if beyond_caller:
+            raise serializers.ValidationError(f"You cannot grant a scope you do not hold: {', '.join(beyond_caller)}.")
+        return sorted(set(scopes))
+
+    def validate(self, attrs):
+        merged = {
+            "client_type": getattr(self.instance, "client_type", None),
+            "grant_types": getattr(self.instance, "grant_types", []),
+            "redirect_uris": (self.instance.redirect_uris.split() if self.instance else []),
+            "allowed_scopes": getattr(self.instance, "allowed_scopes", []),
+            **attrs,
+        }
+        if self.instance is not None and "client_type" in attrs and attrs["client_type"] != self.instance.client_type:
+            raise serializers.ValidationError({"client_type": ["An application's client type cannot change."]})
+        if OAuthApplication.GRANT_AUTHORIZATION_CODE in merged["grant_types"] and not merged["redirect_uris"]:
+            raise serializers.ValidationError({"redirect_uris": ["The authorization code grant needs a redirect URI."]})
+        if OAuthApplication.GRANT_CLIENT_CREDENTIALS in merged["grant_types"]:
+            if merged["client_type"] == "public":
+                raise serializers.ValidationError({"grant_types": ["A public client cannot use client credentials."]})
+            beyond_service = sorted(set(merged["allowed_scopes"]) - scope_registry.SEED_SCOPES)
+            if beyond_service:
+                raise serializers.ValidationError({"allowed_scopes": [
+                    f"An application with client credentials acts as a Service member, which cannot hold: {', '.join(beyond_service)}."]})
+        return attrs
+
+
+class OAuthApplicationWithSecretSerializer(OAuthApplicationSerializer):
+    """The create response: the only time a confidential client's secret is sent."""
+
+    client_secret = serializers.SerializerMethodField()
+
+    class Meta(OAuthApplicationSerializer.Meta):
+        fields = OAuthApplicationSerializer.Meta.fields + ["client_secret"]
+
+    def get_client_secret(self, application) -> str | None:
+        return self.context.get("client_secret")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 import audit
 from accounts import keys, scopes as scope_registry
-from accounts.models import APIKey, Member, Organization, User
+from accounts.models import APIKey, Member, OAuthApplication, Organization, User
 from config.errors import Conflict
 
 
@@ -148,3 +148,64 @@ def remove_member(*, principal, member):
         _audit("member.removed", principal, member.organization, principal.livemode, member,
                {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True))})
         member.delete()
+
+
+def _sync_service_member(application):
+    """An application with client credentials acts as its own Service member, holding its scopes."""
+    uses_client_credentials = OAuthApplication.GRANT_CLIENT_CREDENTIALS in application.grant_types
+    member = application.service_member
+    if uses_client_credentials and member is None:
+        application.service_member = Member.objects.create(
+            organization=application.organization, role=scope_registry.SERVICE, name=f"{application.name} (OAuth)",
+            granted_scopes=application.allowed_scopes)
+    elif uses_client_credentials and member.granted_scopes != application.allowed_scopes:
+        member.granted_scopes = application.allowed_scopes
+        member.save(update_fields=["granted_scopes"])
+    elif not uses_client_credentials and member is not None:
+        application.service_member = None
+        member.delete()
+
+
+def create_oauth_application(*, organization, livemode, name, client_type, grant_types, redirect_uris, allowed_scopes,
+                             principal=None):
+    """Returns (application, client secret or None). The secret is hashed when saved."""
+    secret = secrets.token_urlsafe(48) if client_type == OAuthApplication.CLIENT_CONFIDENTIAL else ""
+    with transaction.atomic():
+        application = OAuthApplication(
+            organization=organization, livemode=livemode, name=name, client_type=client_type,
+            grant_types=sorted(grant_types), authorization_grant_type=sorted(grant_types)[0],
+            redirect_uris=" ".join(redirect_uris), allowed_scopes=sorted(allowed_scopes), client_secret=secret,
+            algorithm=OAuthApplication.RS256_ALGORITHM, user=None,
+        )
+        _sync_service_member(application)
+        application.save()
+        _audit("oauth_application.created", principal, organization, livemode, application,
+               {"grant_types": application.grant_types, "allowed_scopes": application.allowed_scopes})
+    return application, secret or None
+
+
+def update_oauth_application(*, principal, application, **changes):
+    with transaction.atomic():
+        application = OAuthApplication.objects.select_for_update().get(pk=application.pk)
+        if "redirect_uris" in changes:
+            changes["redirect_uris"] = " ".join(changes["redirect_uris"])
+        if "grant_types" in changes:
+            changes["grant_types"] = sorted(changes["grant_types"])
+            changes["authorization_grant_type"] = changes["grant_types"][0]
+        for field, value in changes.items():
+            setattr(application, field, value)
+        _sync_service_member(application)
+        application.save()
+        _audit("oauth_application.updated", principal, principal.organization, principal.livemode, application,
+               {"fields": sorted(changes)})
+    return application
+
+
+def delete_oauth_application(*, principal, application):
+    """Delete an application, every token it holds, and its Service member."""
+    with transaction.atomic():
+        _audit("oauth_application.deleted", principal, principal.organization, principal.livemode, application)
+        member = application.service_member
+        application.delete()
+        if member is not None:
+            member.delete()

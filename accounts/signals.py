@@ -3,11 +3,15 @@
 Signals, not calls in each service, so that every path that saves these models (the API, the admin,
 commands) is covered; ``QuerySet.update()`` sends no signal and must not be used to change them."""
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from oauth2_provider.signals import app_authorized
+
+import audit
 
 from accounts.gate import bump_generation
-from accounts.models import APIKey, Member, Organization, User
+from accounts.models import APIKey, Member, OAuthApplication, Organization, TokenSession, User
 
 
 @receiver(post_save, sender=APIKey)
@@ -23,6 +27,33 @@ def _access_removed(sender, instance, **kwargs):
     bump_generation(instance.organization_id)
 
 
+@receiver(post_save, sender=OAuthApplication)
+def _application_changed(sender, instance, created=False, **kwargs):
+    if not created:
+        bump_generation(instance.organization_id)
+
+
+@receiver(post_delete, sender=OAuthApplication)
+def _application_removed(sender, instance, **kwargs):
+    bump_generation(instance.organization_id)
+
+
+@receiver(post_save, sender=TokenSession)
+def _session_changed(sender, instance, created=False, **kwargs):
+    if not created:  # revoked: every JWT of the session stops
+        bump_generation(instance.member.organization_id)
+
+
+def _access_token_removed(sender, instance, **kwargs):
+    # Revoking an OAuth token (or reusing its refresh token) deletes access tokens.
+    organization_id = OAuthApplication.objects.filter(pk=instance.application_id).values_list("organization_id", flat=True).first()
+    if organization_id:
+        bump_generation(organization_id)
+
+
+post_delete.connect(_access_token_removed, sender="oauth2_provider.AccessToken", dispatch_uid="openpaas_access_token_removed")
+
+
 @receiver(post_save, sender=Organization)
 def _organization_changed(sender, instance, created=False, **kwargs):
     if not created:
@@ -35,3 +66,11 @@ def _person_changed(sender, instance, created=False, **kwargs):
     if not created:
         for organization_id in Member.objects.filter(user=instance).values_list("organization_id", flat=True):
             bump_generation(organization_id)
+
+
+@receiver(app_authorized)
+def _oauth_token_issued(sender, request, token, **kwargs):
+    application = token.application
+    with transaction.atomic():
+        audit.record("oauth.token_issued", organization=application.organization, livemode=application.livemode,
+                     target=application, metadata={"scopes": token.scope.split(), "user": token.user_id})

@@ -1,14 +1,24 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import jwt, services
 from accounts.api import TenantCRUDViewSet, TenantViewSet
-from accounts.models import APIKey, Member
+from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
+from accounts.models import APIKey, Member, OAuthApplication
 from accounts.permissions import ANY_PRINCIPAL, every_method
-from accounts.serializers import APIKeySerializer, APIKeyWithSecretSerializer, MemberSerializer, MeSerializer, RollSerializer
+from accounts.serializers import (
+    APIKeySerializer,
+    APIKeyWithSecretSerializer,
+    MemberSerializer,
+    MeSerializer,
+    OAuthApplicationSerializer,
+    OAuthApplicationWithSecretSerializer,
+    RollSerializer,
+)
 
 
 class MeView(APIView):
@@ -87,3 +97,78 @@ class APIKeyViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
     def _with_secret(self, api_key, secret):
         data = APIKeyWithSecretSerializer(api_key, context={**self.get_serializer_context(), "secret": secret}).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+
+class OAuthApplicationViewSet(TenantCRUDViewSet):
+    """OAuth 2.0 applications of the organization in the caller's mode. A confidential client's secret is
+    shown once, at creation; only its hash is kept."""
+
+    model = OAuthApplication
+    serializer_class = OAuthApplicationSerializer
+    scope_map = every_method("org:admin")
+
+    @extend_schema(responses={201: OAuthApplicationWithSecretSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        application, secret = services.create_oauth_application(
+            organization=self.principal.organization, livemode=self.principal.livemode, principal=self.principal,
+            **serializer.validated_data)
+        context = {**self.get_serializer_context(), "client_secret": secret}
+        return Response(OAuthApplicationWithSecretSerializer(application, context=context).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_oauth_application(
+            principal=self.principal, application=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.delete_oauth_application(principal=self.principal, application=instance)
+
+
+class _PublicAuthView(APIView):
+    """The JWT endpoints: reached without a credential (they hand them out), POST only, JSON."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []  # brute force is django-axes' job here: failures per account and address
+    http_method_names = ["post"]
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'  # so that refused credentials are a 401, not DRF's 403
+
+
+class TokenObtainView(_PublicAuthView):
+    """Sign in for a JWT session: email, password, organization, and a TOTP code when the person has a
+    confirmed device. Failures count toward the account's lockout as sign-ins do."""
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenPairSerializer}, auth=[])
+    def post(self, request):
+        body = TokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        member = jwt.sign_in(request._request, body.validated_data)
+        access, refresh = jwt.issue_tokens(member, livemode=body.validated_data["livemode"],
+                                           scopes=body.validated_data.get("scopes"))
+        return Response({"access": access, "refresh": refresh})
+
+
+class TokenRefreshView(_PublicAuthView):
+    """Rotate a refresh token: a new access and refresh token; the old refresh token stops working, and
+    presenting it again ends the whole session."""
+
+    @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer}, auth=[])
+    def post(self, request):
+        body = RefreshSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        access, refresh = jwt.refresh_tokens(body.validated_data["refresh"])
+        return Response({"access": access, "refresh": refresh})
+
+
+class TokenRevokeView(_PublicAuthView):
+    """Log out: the session of this refresh token ends, with every access token it issued."""
+
+    @extend_schema(request=RefreshSerializer, responses={204: None}, auth=[])
+    def post(self, request):
+        body = RefreshSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        jwt.revoke_refresh_token(body.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

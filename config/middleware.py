@@ -44,6 +44,11 @@ def client_ip(meta) -> str | None:
     return str(client)
 
 
+def client_ip_of_request(request) -> str | None:
+    """client_ip() for code that has the request (django-axes)."""
+    return client_ip(request.META)
+
+
 class RequestContextMiddleware:
     """Gives every request an id (echoed as X-Request-ID) and keeps API responses out of caches."""
 

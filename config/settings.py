@@ -6,6 +6,7 @@ DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and OPENPAAS_MASTER_KEY (or O
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -28,15 +29,28 @@ def env_list(name, default=""):
 STATE_DIR = Path(os.environ.get("OPENPAAS_STATE_DIR", Path.home() / ".local" / "share" / "openpaas"))
 
 
-def _generated_secret(filename):
+def _generated_secret(filename, generate=lambda: secrets.token_urlsafe(50)):
     """Read a development secret from the state directory, creating it (mode 0600) on first use."""
     path = STATE_DIR / filename
     if not path.exists():
         STATE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(generate())
     return path.read_text().strip()
+
+
+def _new_rsa_private_key_pem():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
 
 
 DEBUG = env_bool("DEBUG")
@@ -51,11 +65,18 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "accounts",
     "keystore",
     "audit",
     "connectors",
     "webhooks",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -66,7 +87,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -108,6 +131,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # counts failures and refuses locked-out sign-ins
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/account"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -125,6 +154,7 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Request bodies above this size are answered 413 before they are read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("OPENPAAS_MAX_BODY_BYTES", str(1024 * 1024)))
@@ -143,7 +173,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("OPENP
 OPENPAAS_TRUSTED_PROXIES = env_list("OPENPAAS_TRUSTED_PROXIES")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.APIKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsPrincipal", "accounts.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -178,12 +208,79 @@ OPENPAAS_PUBLIC_DOCS = env_bool("OPENPAAS_PUBLIC_DOCS", DEBUG)
 OPENPAAS_MASTER_KEY = os.environ.get("OPENPAAS_MASTER_KEY")
 OPENPAAS_KEY_FILE = Path(os.environ.get("OPENPAAS_KEY_FILE", STATE_DIR / "master.key"))
 
+# The kinds of bearer credential the API accepts, each recognised by its shape.
+OPENPAAS_CREDENTIAL_LOADERS = [
+    "accounts.authentication.APIKeyLoader",
+    "accounts.oauth.OAuthTokenLoader",
+    "accounts.jwt.JWTLoader",
+]
 # API keys: how often last-used time and address are written, at most.
 OPENPAAS_KEY_LAST_USED_INTERVAL = 60
 # Resolved API keys are kept in each process this long at most (0 = off), and dropped at once when their
 # organization's access changes. That needs a cache every process shares, so it is on with Redis only.
 OPENPAAS_CREDENTIAL_CACHE_SECONDS = int(os.environ.get("OPENPAAS_CREDENTIAL_CACHE_SECONDS", "60" if REDIS_URL else "0"))
 OPENPAAS_WEBHOOK_ALLOW_HTTP = DEBUG
+
+# OAuth 2.0 and OpenID Connect (django-oauth-toolkit), with every RFC 9700 (OAuth security BCP) gate on:
+# no implicit or password grants, PKCE with S256 only, refresh tokens rotated with reuse detection,
+# tokens stored only as SHA-256 checksums, exact redirect URIs.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "accounts.OAuthApplication"
+OAUTH2_PROVIDER = {
+    "SCOPES": {"openid": "Sign you in with your Open PaaS account"},  # the API scopes are added in accounts.oauth
+    "DEFAULT_SCOPES": ["openid"],
+    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.OrganizationOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "accounts.oauth.RegistryScopes",
+    "ACCESS_TOKEN_GENERATOR": "accounts.oauth.new_access_token",
+    "REFRESH_TOKEN_GENERATOR": "accounts.oauth.new_refresh_token",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("OPENPAAS_OAUTH_ACCESS_TOKEN_SECONDS", "3600")),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": int(os.environ.get("OPENPAAS_OAUTH_REFRESH_TOKEN_SECONDS", str(30 * 86400))),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
+    "PKCE_REQUIRED": True,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if DEBUG else ["https"],
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": os.environ.get("OPENPAAS_OIDC_RSA_PRIVATE_KEY") or _generated_secret("oidc-rsa.pem", _new_rsa_private_key_pem),
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
+# JWT (simplejwt): HS256 only, under a key of its own (never SECRET_KEY), with audience and issuer.
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": os.environ.get("OPENPAAS_JWT_SIGNING_KEY") or _generated_secret("jwt-signing-key"),
+    "AUDIENCE": "openpaas-api",
+    "ISSUER": os.environ.get("OPENPAAS_JWT_ISSUER", "openpaas"),
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=int(os.environ.get("OPENPAAS_JWT_ACCESS_SECONDS", "900"))),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=int(os.environ.get("OPENPAAS_JWT_REFRESH_SECONDS", str(7 * 86400)))),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "USER_ID_CLAIM": "user_id",
+    "LEEWAY": 0,
+}
+
+# Brute force (django-axes): failures per account and address; the client address only from a trusted proxy.
+AXES_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OPENPAAS_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "email"
+AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip_of_request"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,

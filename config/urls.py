@@ -1,11 +1,22 @@
 from django.conf import settings
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from accounts.permissions import ANY_PRINCIPAL
-from accounts.views import APIKeyViewSet, MemberViewSet, MeView
+from oauth2_provider import views as oauth_views
+
+from accounts.views import (
+    APIKeyViewSet,
+    MemberViewSet,
+    MeView,
+    OAuthApplicationViewSet,
+    TokenObtainView,
+    TokenRefreshView,
+    TokenRevokeView,
+)
+from accounts.web import AccountView, ConsentView, OwnTokensIntrospectView, SignInView, SignOutView
 from audit.views import AuditEventViewSet
 from connectors.views import ConnectorViewSet, DatasetViewSet, WorkflowViewSet
 from webhooks.views import WebhookEndpointViewSet
@@ -18,6 +29,7 @@ router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-e
 router.register("api-keys", APIKeyViewSet, basename="api-key")
 router.register("members", MemberViewSet, basename="member")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("oauth-applications", OAuthApplicationViewSet, basename="oauth-application")
 
 
 class _DocsAccess:
@@ -51,12 +63,34 @@ class DocsView(_DocsAccess, SpectacularSwaggerView):
 
 api_v1 = [
     path("me", MeView.as_view(), name="me"),
+    path("auth/token", TokenObtainView.as_view(), name="auth-token"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("auth/token/revoke", TokenRevokeView.as_view(), name="auth-token-revoke"),
     path("schema", SchemaView.as_view(), name="schema"),
     path("docs", DocsView.as_view(url_name="schema"), name="docs"),
     *router.urls,
 ]
 
-urlpatterns = [path("api/v1/", include(api_v1))]
+# django-oauth-toolkit's endpoints, chosen one by one: no implicit, device or dynamic-registration flows
+# and no application-management pages (applications are managed through the API, per organization).
+oauth = [
+    path("authorize/", ConsentView.as_view(), name="authorize"),
+    path("token/", oauth_views.TokenView.as_view(), name="token"),
+    path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", OwnTokensIntrospectView.as_view(), name="introspect"),
+    re_path(r"^\.well-known/openid-configuration/?$", oauth_views.ConnectDiscoveryInfoView.as_view(),
+            name="oidc-connect-discovery-info"),
+    path(".well-known/jwks.json", oauth_views.JwksInfoView.as_view(), name="jwks-info"),
+    path("userinfo/", oauth_views.UserInfoView.as_view(), name="user-info"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("oauth/", include((oauth, "oauth2_provider"))),
+    path("login", SignInView.as_view(), name="login"),
+    path("logout", SignOutView.as_view(), name="logout"),
+    path("account", AccountView.as_view(), name="account"),
+]
 
 handler400 = "config.errors.handler400"
 handler403 = "config.errors.handler403"

@@ -3,15 +3,25 @@
     tenant = make_tenant("Acme")
     client = tenant.client("developer")            # a Developer's test-mode key
     client = tenant.client("admin", livemode=True)  # an Admin's live key
+    client = tenant.client("viewer", kind="jwt")     # the same through a JWT (or kind="oauth")
 """
+
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, set_token_value
 from rest_framework.test import APIClient
 
 from accounts import credential_cache, scopes as scope_registry
-from accounts.models import Member, Organization, User
+from accounts.jwt import issue_tokens
+from accounts.models import Member, OAuthApplication, Organization, User
+from accounts.oauth import new_access_token
 from accounts.services import create_api_key
+
+# Every way in: the tables of permissions and isolation run with each.
+CREDENTIAL_KINDS = ("api_key", "oauth", "jwt")
 
 # The Service member of every test tenant holds these two scopes.
 SERVICE_GRANT = ["connectors:read", "data:read"]
@@ -30,7 +40,7 @@ class Tenant:
                 member = Member.objects.create(organization=self.org, role=role, name=f"{self.org.name} service",
                                                granted_scopes=SERVICE_GRANT)
             else:
-                user = User.objects.create_user(email=f"{role}@{self.org.id.lower()}.example", password=None)
+                user = User.objects.create_user(email=f"{role}@{self.org.id.lower().replace('_', '-')}.example", password=None)
                 member = Member.objects.create(organization=self.org, user=user, role=role)
             self._members[role] = member
         return self._members[role]
@@ -43,8 +53,38 @@ class Tenant:
         _, secret = create_api_key(member=member, livemode=livemode, name=f"{role} key", scopes=scopes, **kwargs)
         return secret
 
-    def client(self, role="admin", livemode=False, scopes=None):
-        return api_client(self.key(role, livemode, scopes))
+    def oauth_token(self, role="admin", livemode=False, scopes=None):
+        """An OAuth access token as the member of ``role`` (client credentials for the Service member,
+        an authorization-code token for a person), issued directly by the token model."""
+        member = self.member(role)
+        if scopes is None:
+            scopes = sorted(member.max_scopes())
+        person = member.user_id is not None
+        application = OAuthApplication.objects.create(
+            organization=self.org, livemode=livemode, name=f"{role} app", client_type="confidential",
+            grant_types=["authorization-code" if person else "client-credentials"],
+            authorization_grant_type="authorization-code" if person else "client-credentials",
+            redirect_uris="https://app.example.com/cb", allowed_scopes=sorted(scope_registry.SCOPES),
+            service_member=None if person else member, client_secret="unused",
+        )
+        raw = new_access_token()
+        token = AccessToken(user=member.user, application=application, scope=" ".join(scopes),
+                            expires=timezone.now() + timedelta(hours=1))
+        set_token_value(token, raw)
+        token.save()
+        return raw
+
+    def jwt_token(self, role="admin", livemode=False, scopes=None):
+        """A JWT access token of a new session of the person of ``role``."""
+        access, _ = issue_tokens(self.member(role), livemode=livemode, scopes=scopes)
+        return access
+
+    def credential(self, role="admin", livemode=False, scopes=None, kind="api_key"):
+        issue = {"api_key": self.key, "oauth": self.oauth_token, "jwt": self.jwt_token}[kind]
+        return issue(role, livemode, scopes)
+
+    def client(self, role="admin", livemode=False, scopes=None, kind="api_key"):
+        return api_client(self.credential(role, livemode, scopes, kind))
 
 
 def api_client(secret=None):

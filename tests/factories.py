@@ -5,7 +5,7 @@ from django.db import transaction
 
 import audit
 from accounts.models import Member
-from accounts.services import create_api_key
+from accounts.services import create_api_key, create_oauth_application
 from connectors.models import Connector, Dataset, Workflow
 from connectors.records import append_records
 from webhooks.models import WebhookEndpoint, new_signing_secret
@@ -47,6 +47,14 @@ def make_member(tenant, livemode=False):
                                  granted_scopes=["connectors:read"])
 
 
+def make_oauth_application(tenant, livemode=False):
+    application, _ = create_oauth_application(
+        principal=None, organization=tenant.org, livemode=livemode, name="Partner portal", client_type="confidential",
+        grant_types=["authorization-code", "client-credentials"], redirect_uris=["https://partner.example.com/callback"],
+        allowed_scopes=["connectors:read"])
+    return application
+
+
 def make_audit_event(tenant, livemode=False):
     with transaction.atomic():
         return audit.record("dataset.created", organization=tenant.org, livemode=livemode,
@@ -61,11 +69,13 @@ FACTORIES = {
     "api-key": make_api_key,
     "member": make_member,
     "audit-event": make_audit_event,
+    "oauth-application": make_oauth_application,
 }
 
 
 def valid_body(route_name, method, tenant, livemode=False):
-    """A request body that succeeds for a caller who holds the route's scope."""
+    """A request body that succeeds for a caller who holds the route's scope (for the public sign-in
+    routes: a well-formed body, whose credentials are wrong)."""
     basename = route_name.rsplit("-", 1)[0]
     if method == "POST":
         return {
@@ -77,7 +87,12 @@ def valid_body(route_name, method, tenant, livemode=False):
             "webhook-endpoint-list": lambda: {"url": "https://hooks.example.com/new", "events": ["*"]},
             "api-key-list": lambda: {"name": "Deploy", "scopes": ["connectors:read"]},
             "api-key-roll": lambda: {"expires_in": 60},
+            "auth-token": lambda: {"email": "nobody@example.com", "password": "not the password", "organization": tenant.org.id},
+            "auth-token-refresh": lambda: {"refresh": "not.a.token"},
+            "auth-token-revoke": lambda: {"refresh": "not.a.token"},
             "member-list": lambda: {"role": "service", "name": "Importer", "scopes": ["data:read"]},
+            "oauth-application-list": lambda: {"name": "CLI", "client_type": "public", "grant_types": ["authorization-code"],
+                                               "redirect_uris": ["https://cli.example.com/cb"], "allowed_scopes": ["data:read"]},
         }[route_name]()
     if method == "PATCH":
         return {
@@ -86,6 +101,7 @@ def valid_body(route_name, method, tenant, livemode=False):
             "dataset": {"name": "Renamed"},
             "webhook-endpoint": {"description": "Renamed"},
             "member": {"name": "Renamed"},
+            "oauth-application": {"name": "Renamed"},
         }[basename]
     return None
 

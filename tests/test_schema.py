@@ -9,6 +9,7 @@ from django.urls import reverse
 from tests.routes import ROUTES
 
 DOC_ROUTES = {"schema", "docs"}
+PUBLIC_ROUTES = {"auth-token", "auth-token-refresh", "auth-token-revoke"}
 
 
 @pytest.fixture
@@ -34,14 +35,20 @@ def test_every_operation_is_documented_with_its_scope(schema):
             view_scope = operation["x-required-scope"]
             assert view_scope is None or view_scope in {
                 "connectors:read", "connectors:write", "data:read", "data:write", "webhooks:manage", "org:admin", "audit:read"}
+            if route.name in PUBLIC_ROUTES:
+                assert view_scope is None and "security" not in operation
+                continue
             if view_scope:
                 assert f"Required scope: `{view_scope}`" in operation["description"]
-            assert operation["security"] == [{"apiKey": []}]
+            assert operation["security"] == [{"apiKey": []}, {"oauth2": [view_scope] if view_scope else []}, {"jwt": []}]
 
 
-def test_the_bearer_key_scheme_is_declared(schema):
-    scheme = schema["components"]["securitySchemes"]["apiKey"]
-    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+def test_the_three_credential_schemes_are_declared(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert (schemes["apiKey"]["type"], schemes["apiKey"]["scheme"]) == ("http", "bearer")
+    assert set(schemes["oauth2"]["flows"]) == {"authorizationCode", "clientCredentials"}
+    assert "connectors:write" in schemes["oauth2"]["flows"]["clientCredentials"]["scopes"]
+    assert schemes["jwt"]["bearerFormat"] == "JWT"
 
 
 def test_secrets_appear_in_no_response_schema_but_the_one_time_ones(schema):

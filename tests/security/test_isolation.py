@@ -7,6 +7,7 @@ unchanged. Lists never show B's rows. The same holds between a test key and live
 
 import pytest
 
+from tests.conftest import CREDENTIAL_KINDS
 from tests.factories import FACTORIES, snapshot, valid_body
 from tests.routes import ROUTES
 
@@ -29,22 +30,24 @@ def not_found_body(response):
     return {k: v for k, v in response.json()["error"].items() if k != "request_id"}
 
 
+@pytest.mark.parametrize("kind", CREDENTIAL_KINDS)
 @pytest.mark.parametrize("route_name,method", ID_ROUTES)
-def test_another_organizations_object_is_404_and_unchanged(tenant, other_tenant, route_name, method):
+def test_another_organizations_object_is_404_and_unchanged(tenant, other_tenant, route_name, method, kind):
     victim = FACTORIES[basename(route_name)](other_tenant)
     before = snapshot(victim)
-    response = attack(tenant.client("admin"), route_name, method, victim, tenant)
+    response = attack(tenant.client("admin", kind=kind), route_name, method, victim, tenant)
     never_existed = tenant.client("admin").generic(method, ROUTES[route_name].url(victim.pk[:-1] + "0"))
     assert not_found_body(response) == not_found_body(never_existed)
     assert snapshot(victim) == before
 
 
-@pytest.mark.parametrize("key_livemode", [False, True], ids=["test key on live object", "live key on test object"])
+@pytest.mark.parametrize("kind", CREDENTIAL_KINDS)
+@pytest.mark.parametrize("key_livemode", [False, True], ids=["test credential on live object", "live credential on test object"])
 @pytest.mark.parametrize("route_name,method", MODE_ROUTES)
-def test_a_key_cannot_reach_an_object_of_the_other_mode(tenant, route_name, method, key_livemode):
+def test_a_credential_cannot_reach_an_object_of_the_other_mode(tenant, route_name, method, key_livemode, kind):
     other_mode_object = FACTORIES[basename(route_name)](tenant, livemode=not key_livemode)
     before = snapshot(other_mode_object)
-    response = attack(tenant.client("admin", livemode=key_livemode), route_name, method, other_mode_object, tenant)
+    response = attack(tenant.client("admin", livemode=key_livemode, kind=kind), route_name, method, other_mode_object, tenant)
     assert response.status_code == 404
     assert snapshot(other_mode_object) == before
 
@@ -59,14 +62,15 @@ def all_ids(client, url):
         cursor = page["next_cursor"]
 
 
+@pytest.mark.parametrize("kind", CREDENTIAL_KINDS)
 @pytest.mark.parametrize("route_name", LIST_ROUTES)
-def test_lists_hold_only_the_callers_organization_and_mode(tenant, other_tenant, route_name):
+def test_lists_hold_only_the_callers_organization_and_mode(tenant, other_tenant, route_name, kind):
     factory = FACTORIES[basename(route_name)]
     mine = factory(tenant, livemode=False)
     others = [factory(other_tenant, livemode=False), factory(other_tenant, livemode=True), factory(tenant, livemode=True)]
     if not ROUTES[route_name].mode_scoped:
         others = others[:1]  # members belong to the organization, not to a mode
-    seen = all_ids(tenant.client("admin"), ROUTES[route_name].url())
+    seen = all_ids(tenant.client("admin", kind=kind), ROUTES[route_name].url())
     assert mine.pk in seen
     assert not {o.pk for o in others} & set(seen)
 

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.conf import settings
 
-from accounts.models import APIKey, Member
+from accounts.models import APIKey, Member, OAuthApplication
 from audit.models import AuditEvent
 from connectors.models import Connector, Dataset, Workflow
 from tests.factories import FACTORIES, make_connector, make_dataset, snapshot, valid_body
@@ -35,7 +35,7 @@ PATCH_ROUTES = sorted(name for name, method in BODY_ROUTES if method == "PATCH")
 CREATE_ROUTES = sorted(name for name, method in BODY_ROUTES if method == "POST" and name.endswith("-list"))
 
 MODELS = {"connector": Connector, "workflow": Workflow, "dataset": Dataset, "webhook-endpoint": WebhookEndpoint,
-          "api-key": APIKey, "member": Member, "audit-event": AuditEvent}
+          "api-key": APIKey, "member": Member, "audit-event": AuditEvent, "oauth-application": OAuthApplication}
 
 # What a response must never contain, whatever went wrong.
 LEAK_MARKERS = ("Traceback", 'File "', "SELECT ", "django.")

@@ -6,6 +6,7 @@ must say who may call it. The Service member here holds connectors:read and data
 
 import pytest
 
+from tests.conftest import CREDENTIAL_KINDS
 from tests.factories import FACTORIES, valid_body
 from tests.routes import ROUTES
 
@@ -50,6 +51,18 @@ TABLE = {
     ("member-detail", "DELETE"): (204, 403, 403, 403),
     ("audit-event-list", "GET"): (200, 403, 403, 403),
     ("audit-event-detail", "GET"): (200, 403, 403, 403),
+    ("oauth-application-list", "GET"): (200, 403, 403, 403),
+    ("oauth-application-list", "POST"): (201, 403, 403, 403),
+    ("oauth-application-detail", "GET"): (200, 403, 403, 403),
+    ("oauth-application-detail", "PATCH"): (200, 403, 403, 403),
+    ("oauth-application-detail", "DELETE"): (204, 403, 403, 403),
+}
+
+# Routes anyone may call: they hand out credentials, so they take none (and answer 400 to an empty body).
+PUBLIC = {
+    ("auth-token", "POST"): 400,
+    ("auth-token-refresh", "POST"): 400,
+    ("auth-token-revoke", "POST"): 400,
 }
 
 # The scope a 403 must name, per route and method.
@@ -61,15 +74,26 @@ SCOPE = {
     "api-key": ("org:admin", "org:admin"),
     "member": ("org:admin", "org:admin"),
     "audit-event": ("audit:read", "audit:read"),
+    "oauth-application": ("org:admin", "org:admin"),
 }
 
-CASES = [(route, method, role, statuses[i]) for (route, method), statuses in TABLE.items() for i, role in enumerate(ROLES)]
+# Every row runs with each kind of credential; a Service member has no password, so no JWT.
+CASES = [(route, method, role, kind, statuses[i])
+         for (route, method), statuses in TABLE.items() for i, role in enumerate(ROLES)
+         for kind in CREDENTIAL_KINDS if not (kind == "jwt" and role == "service")]
 
 
 def test_every_route_and_method_is_in_the_table():
     served = {(route.name, method) for route in ROUTES.values() for method in route.methods}
-    assert served - set(TABLE) == set(), "routes missing from the permission table"
-    assert set(TABLE) - served == set(), "table rows for routes that do not exist"
+    listed = set(TABLE) | set(PUBLIC)
+    assert served - listed == set(), "routes missing from the permission table"
+    assert listed - served == set(), "table rows for routes that do not exist"
+
+
+@pytest.mark.parametrize("route_name,method", sorted(PUBLIC))
+def test_public_routes_answer_without_credentials(anon, route_name, method):
+    response = getattr(anon, method.lower())(ROUTES[route_name].url(), {}, format="json")
+    assert response.status_code == PUBLIC[(route_name, method)]
 
 
 def call(client, route_name, method, tenant):
@@ -81,9 +105,10 @@ def call(client, route_name, method, tenant):
     return getattr(client, method.lower())(route.url(object_id), body, format="json")
 
 
-@pytest.mark.parametrize("route_name,method,role,expected", CASES, ids=[f"{r}-{m}-{role}" for r, m, role, _ in CASES])
-def test_role_route_method(tenant, route_name, method, role, expected):
-    response = call(tenant.client(role), route_name, method, tenant)
+@pytest.mark.parametrize("route_name,method,role,kind,expected", CASES,
+                         ids=[f"{r}-{m}-{role}-{kind}" for r, m, role, kind, _ in CASES])
+def test_role_route_method(tenant, route_name, method, role, kind, expected):
+    response = call(tenant.client(role, kind=kind), route_name, method, tenant)
     assert response.status_code == expected, response.content
     if expected == 403:
         read_scope, write_scope = SCOPE[route_name.rsplit("-", 1)[0]]

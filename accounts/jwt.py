@@ -1,0 +1,212 @@
+"""JWT sign-in for programs acting as a person (djangorestframework-simplejwt).
+
+``POST /api/v1/auth/token`` trades email, password, organization (and a TOTP code when the person has a
+confirmed device) for an access and a refresh token. Tokens name their organization, member, mode,
+scopes and session (``sid``); refreshing rotates the refresh token and blacklists the old one, and
+presenting a used one again revokes the whole session. Revoking (logout) ends the session, so every
+access token of it fails on the next request, as do those of a removed member or a deactivated person.
+"""
+
+from datetime import datetime, timezone as dt_timezone
+
+from django.contrib.auth import authenticate, user_login_failed
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+from django_otp import devices_for_user, match_token
+from rest_framework import exceptions, serializers
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+import audit
+from accounts import credential_cache
+from accounts.api import StrictSerializer
+from accounts.authentication import CredentialLoader, InvalidToken
+from accounts.models import Member, TokenSession
+from accounts.serializers import check_known_scopes, scope_list_field
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    # The same for an unknown email, a wrong password and an organization the person is not in.
+    default_detail = "Incorrect email, password or organization."
+    default_code = "invalid_credentials"
+
+
+class MFARequired(exceptions.AuthenticationFailed):
+    default_detail = "This account has two-factor authentication: send the current code as 'otp'."
+    default_code = "mfa_required"
+
+
+class MFAInvalid(exceptions.AuthenticationFailed):
+    default_detail = "The two-factor code is wrong or was already used."
+    default_code = "mfa_invalid"
+
+
+class Locked(exceptions.Throttled):
+    default_detail = "Too many failed sign-ins. Try again later."
+    default_code = "account_locked"
+
+
+class TokenRequestSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    organization = serializers.CharField(max_length=40)
+    otp = serializers.CharField(max_length=16, required=False)
+    livemode = serializers.BooleanField(default=False)
+    scopes = scope_list_field(required=False)
+
+    def validate_scopes(self, scopes):
+        check_known_scopes(scopes)
+        return scopes
+
+
+class RefreshSerializer(StrictSerializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+def _audit(action, session, metadata=None):
+    member = session.member
+    audit.record(action, organization=member.organization, livemode=session.livemode, target=session,
+                 metadata={"member": member.id, **(metadata or {})})
+
+
+def _sign_in_failed(request, email):
+    # django-axes counts this like a wrong password.
+    user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
+
+
+def sign_in(request, data):
+    """Check the credentials (django-axes counts failures and refuses locked accounts) and the second
+    factor; returns the member. ``request`` is Django's HttpRequest."""
+    try:
+        user = authenticate(request, email=data["email"].lower(), password=data["password"])
+    except PermissionDenied:  # django-axes: locked out
+        raise Locked(wait=int(_cooloff_seconds()))
+    if user is None:
+        raise InvalidCredentials()
+    member = (Member.objects.select_related("organization", "user")
+              .filter(organization_id=data["organization"], user=user).first())
+    if member is None:
+        raise InvalidCredentials()
+    if any(True for _ in devices_for_user(user, confirmed=True)):
+        if not data.get("otp"):
+            raise MFARequired()
+        if match_token(user, data["otp"]) is None:  # a used code no longer matches
+            _sign_in_failed(request, data["email"])
+            raise MFAInvalid()
+    return member
+
+
+def _cooloff_seconds():
+    from django.conf import settings
+
+    return settings.AXES_COOLOFF_TIME.total_seconds()
+
+
+def issue_tokens(member, *, livemode, scopes=None):
+    """A new session for ``member`` and its first pair of tokens: (access, refresh)."""
+    granted = sorted((set(scopes) if scopes is not None else member.max_scopes()) & member.max_scopes())
+    with transaction.atomic():
+        session = TokenSession.objects.create(member=member, livemode=livemode, scopes=granted)
+        refresh = RefreshToken.for_user(member.user)
+        for claim, value in (("sid", session.id), ("org", member.organization_id), ("member", member.id),
+                             ("livemode", livemode), ("scope", " ".join(granted))):
+            refresh[claim] = value
+        _audit("auth.token_issued", session, {"scopes": granted})
+    return str(refresh.access_token), str(refresh)
+
+
+def _verified_refresh_payload(raw):
+    """The claims of a refresh token whose signature, audience, issuer and expiry hold, whether or not it
+    is blacklisted (so that a reused one can be recognised)."""
+    try:
+        payload = token_backend.decode(raw, verify=True)
+    except TokenBackendError:
+        raise InvalidToken()
+    if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh":
+        raise InvalidToken()
+    return payload
+
+
+def _live_session(session_id):
+    session = (TokenSession.objects.select_related("member__organization", "member__user")
+               .filter(pk=session_id, revoked_at__isnull=True).first())
+    if session is None or not session.member.is_active:
+        return None
+    return session
+
+
+def refresh_tokens(raw):
+    """Rotate: a new access and refresh token; the presented refresh token is blacklisted. A refresh
+    token presented twice means it leaked: the session is revoked."""
+    payload = _verified_refresh_payload(raw)
+    session = _live_session(payload.get("sid"))
+    if session is None:
+        raise InvalidToken()
+    if BlacklistedToken.objects.filter(token__jti=payload.get(jwt_settings.JTI_CLAIM)).exists():
+        revoke_session(session, reason="refresh_token_reused")
+        raise InvalidToken()
+    try:
+        refresh = RefreshToken(raw)
+    except TokenError:
+        raise InvalidToken()
+    with transaction.atomic():
+        refresh.blacklist()
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+        _audit("auth.token_refreshed", session)
+    return str(refresh.access_token), str(refresh)
+
+
+def revoke_session(session, reason="logout"):
+    """End a session: its refresh tokens no longer refresh and its access tokens no longer authenticate
+    (both check the session), from the next request on."""
+    with transaction.atomic():
+        session = TokenSession.objects.select_for_update().select_related("member__organization").get(pk=session.pk)
+        if session.revoked_at is None:
+            session.revoked_at = timezone.now()
+            session.save(update_fields=["revoked_at"])
+            _audit("auth.token_revoked", session, {"reason": reason})
+
+
+def revoke_refresh_token(raw):
+    """Logout: the session of this refresh token ends, with every token it issued."""
+    payload = _verified_refresh_payload(raw)
+    session = TokenSession.objects.select_related("member__organization", "member__user").filter(pk=payload.get("sid")).first()
+    if session is not None:
+        revoke_session(session)
+
+
+class JWTLoader(CredentialLoader):
+    kind = "jwt"
+
+    def matches(self, token):
+        return token.count(".") == 2
+
+    def load(self, token, cache_key, now, generation):
+        try:
+            claims = AccessToken(token).payload  # signature, alg, exp, nbf, aud, iss, token type
+        except TokenError:
+            raise InvalidToken()
+        session = _live_session(claims.get("sid"))
+        if (session is None or session.member_id != claims.get("member")
+                or session.member.organization_id != claims.get("org") or session.livemode != claims.get("livemode")):
+            credential_cache.store.discard(cache_key)
+            raise InvalidToken()
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)
+        return credential_cache.CredentialSnapshot.of(
+            kind=self.kind, credential_id=session.id, livemode=session.livemode,
+            scopes=str(claims.get("scope", "")).split(), expires_at=expires_at, member=session.member,
+            generation=generation,
+        )
+

@@ -1,0 +1,90 @@
+"""Every POST route of the v1 API honours Idempotency-Key, read from the URL conf like the permission
+table, so a new endpoint is covered (or must say why not) the day it is added."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.urls import resolve
+
+from idempotency.mixins import IdempotentViewMixin
+from idempotency.models import IdempotencyKey
+from tests.factories import FACTORIES, valid_body
+from tests.idempotency.helpers import assert_error, assert_replay_of, row_counts
+from tests.routes import ROUTES
+
+# POST routes that ignore the header, and why. The JWT endpoints take no credential, so a key could
+# belong to no organization; and a replayed refresh would hand the rotated tokens to whoever presents
+# the old refresh token again, which is exactly what refresh-token reuse detection must refuse.
+EXEMPT = {
+    "auth-token": "no credential: nothing to scope a key to",
+    "auth-token-refresh": "a replay would defeat refresh-token reuse detection",
+    "auth-token-revoke": "no credential: nothing to scope a key to",
+}
+
+POST_ROUTES = sorted(name for name, route in ROUTES.items() if "POST" in route.methods and name not in EXEMPT)
+
+
+def view_class(route):
+    callback = resolve(route.url("x_any" if route.takes_id else None)).func
+    return getattr(callback, "cls", None) or callback.view_class
+
+
+def test_every_post_route_is_idempotent_or_exempt_with_a_reason():
+    assert POST_ROUTES, "the URL conf was read"
+    for name in POST_ROUTES:
+        assert issubclass(view_class(ROUTES[name]), IdempotentViewMixin), f"{name} ignores Idempotency-Key"
+    for name in set(EXEMPT) & set(ROUTES):
+        assert not issubclass(view_class(ROUTES[name]), IdempotentViewMixin), f"{name} is exempt but idempotent"
+
+
+def request(client, route_name, tenant, key, object_id=None, body=None):
+    route = ROUTES[route_name]
+    return client.post(route.url(object_id), body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+@pytest.mark.parametrize("livemode", [False, True], ids=["test", "live"])
+@pytest.mark.parametrize("route_name", POST_ROUTES)
+def test_every_post_route_replays_and_runs_once(tenant, route_name, livemode):
+    route = ROUTES[route_name]
+    client = tenant.client("admin", livemode=livemode)
+    object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant, livemode).pk if route.takes_id else None
+    body = valid_body(route_name, "POST", tenant, livemode)
+
+    first = request(client, route_name, tenant, "key-1", object_id, body)
+    assert 200 <= first.status_code < 300, first.content
+    before = row_counts()
+
+    replay = request(client, route_name, tenant, "key-1", object_id, body)
+    assert_replay_of(replay, first)
+    assert row_counts() == before, "the replay created or deleted nothing"
+
+    assert_error(request(client, route_name, tenant, "key-1", object_id, {**body, "unexpected": 1}),
+                 409, "idempotency_key_reused")
+    assert_error(request(client, route_name, tenant, "", object_id, body), 400, "idempotency_key_invalid")
+    assert row_counts() == before
+    assert IdempotencyKey.objects.filter(livemode=livemode).count() == 1
+
+
+@pytest.mark.parametrize("route_name", POST_ROUTES)
+def test_every_post_route_replays_its_validation_errors(tenant, route_name):
+    route = ROUTES[route_name]
+    client = tenant.client("admin")
+    object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant).pk if route.takes_id else None
+    body = {"not_a_field": True}
+    first = request(client, route_name, tenant, "bad", object_id, body)
+    assert first.status_code == 400, first.content
+    before = row_counts()
+    assert_replay_of(request(client, route_name, tenant, "bad", object_id, body), first)
+    assert row_counts() == before
+
+
+def test_bandit_finds_nothing_in_the_idempotency_app():
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "bandit", "-q", "-r", "idempotency", "-f", "json"],
+                            cwd=root, capture_output=True, text=True, timeout=120)
+    report = json.loads(result.stdout)
+    assert [f"{r['filename']}:{r['line_number']} {r['test_id']}" for r in report["results"]] == []
+    assert not report["errors"]
