@@ -3,6 +3,7 @@ present a credential (API key, OAuth 2.0 token, JWT)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 
 from accounts.permissions import ANY_PRINCIPAL, required_scope
 from accounts.scopes import SCOPES
@@ -13,7 +14,22 @@ def _operation_scope(auto_schema):
     return None if scope == ANY_PRINCIPAL else scope
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Up to 255 printable ASCII characters. A repeat with the same key and the same request within "
+                "24 hours returns the first response (with `Idempotent-Replayed: true`) without running again; "
+                "the same key with another request is a 409.")
+
+
 class ScopedAutoSchema(AutoSchema):
+    def get_override_parameters(self):
+        from idempotency.mixins import IdempotentViewMixin
+
+        parameters = list(super().get_override_parameters())
+        if self.method == "POST" and isinstance(self.view, IdempotentViewMixin):
+            parameters.append(IDEMPOTENCY_KEY)
+        return parameters
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:

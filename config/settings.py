@@ -214,6 +214,8 @@ OPENPAAS_CREDENTIAL_LOADERS = [
     "accounts.oauth.OAuthTokenLoader",
     "accounts.jwt.JWTLoader",
 ]
+# Idempotency-Key: a claim whose request has not finished after this long (its worker died) is taken over.
+OPENPAAS_IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("OPENPAAS_IDEMPOTENCY_LOCK_SECONDS", "60"))
 # API keys: how often last-used time and address are written, at most.
 OPENPAAS_KEY_LAST_USED_INTERVAL = 60
 # Resolved API keys are kept in each process this long at most (0 = off), and dropped at once when their

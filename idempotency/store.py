@@ -47,7 +47,7 @@ NOT_REPLAYED = frozenset({401, 403, 409, 429})
 
 
 def lock_timeout():
-    return timedelta(seconds=getattr(settings, "OPENPAAS_IDEMPOTENCY_LOCK_SECONDS", 60))
+    return timedelta(seconds=settings.OPENPAAS_IDEMPOTENCY_LOCK_SECONDS)
 
 
 class IdempotencyKeyInvalid(exceptions.APIException):

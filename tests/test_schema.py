@@ -74,3 +74,11 @@ def test_the_docs_page_loads_nothing_from_the_internet(tenant):
     html = response.content.decode()
     assert "swagger-ui" in html
     assert not re.search(r"""(src|href)=["']https?://""", html), "docs must not load from a CDN"
+
+
+def test_every_tenant_post_documents_the_idempotency_key_header(schema):
+    posts = [(path, ops["post"]) for path, ops in schema["paths"].items() if "post" in ops and not path.startswith("/api/v1/auth/")]
+    assert posts
+    for path, operation in posts:
+        headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+        assert "Idempotency-Key" in headers, path

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["accounts", "audit", "config", "connectors", "keystore", "webhooks"]
+APPS = ["accounts", "audit", "config", "connectors", "idempotency", "keystore", "webhooks"]
 
 
 SETTINGS = "config/settings.py"
