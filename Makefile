@@ -27,6 +27,7 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest sdk/tests $(SDK_PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run.py
