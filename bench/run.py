@@ -1,13 +1,18 @@
-"""`make bench`: what authentication costs on a list request.
+"""`make bench`: what authentication costs on a list request, for each kind of bearer credential.
 
-Creates a fresh PostgreSQL database, loads organizations with connectors, members and API keys,
-serves the platform with gunicorn, then times GET /api/v1/connectors with an sk_live_ key against
-/bench/baseline/connectors (the same view without authentication, permissions or throttling),
-interleaved over keep-alive connections. Prints auth_list_p50_ratio and auth_list_p99_ratio.
+Creates a fresh PostgreSQL database, loads organizations with connectors, members, API keys and a
+client-credentials OAuth application, serves the platform with gunicorn, then times GET
+/api/v1/connectors with an sk_live_ key, a live-mode JWT and an OAuth access token (oat_, obtained from
+POST /oauth/token/) against /bench/baseline/connectors (the same view without authentication,
+permissions or throttling), the four interleaved over keep-alive connections. Prints
+auth_list_p50_ratio and auth_list_p99_ratio (key / baseline), jwt_vs_key_p50_ratio and
+oauth_vs_key_p50_ratio.
 """
 
 import base64
 import http.client
+import itertools
+import json
 import os
 import secrets
 import signal
@@ -16,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +31,25 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 
 ORGANIZATIONS = 50
 CONNECTORS_PER_MODE = 200
-WARMUP = 200  # request pairs not measured
+WARMUP = 200  # rounds (one request of each kind) not measured
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))  # measured requests of each kind
+# Lifetime of the JWT and OAuth access tokens, set for the server and for this process (which signs
+# the JWTs): long enough for any sensible BENCH_REQUESTS; measure() refuses to run past it.
+TOKEN_SECONDS = int(os.environ.get("BENCH_TOKEN_SECONDS", "3600"))
+KINDS = ("key", "jwt", "oauth", "baseline")
+# Every order of the four kinds, taken in turn: each kind is first, second, third and last equally
+# often, and follows each other kind equally often, so noise and connection effects fall on all alike.
+ORDERS = list(itertools.permutations(range(len(KINDS))))
+
+
+def _rsa_private_key_pem():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="bench.settings",
@@ -34,9 +57,13 @@ os.environ.update(
     REDIS_URL=REDIS_URL,
     DEBUG="0",
     LOG_LEVEL="WARNING",
-    # Both given, so nothing is generated in (or read from) the developer's state directory.
+    # All given, so nothing is generated in (or read from) the developer's state directory.
     SECRET_KEY=secrets.token_urlsafe(50),
     OPENPAAS_MASTER_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+    OPENPAAS_JWT_SIGNING_KEY=secrets.token_urlsafe(50),  # this process signs, gunicorn verifies
+    OPENPAAS_OIDC_RSA_PRIVATE_KEY=_rsa_private_key_pem(),
+    OPENPAAS_JWT_ACCESS_SECONDS=str(TOKEN_SECONDS),
+    OPENPAAS_OAUTH_ACCESS_TOKEN_SECONDS=str(TOKEN_SECONDS),
 )
 sys.path.insert(0, str(ROOT))
 
@@ -50,15 +77,32 @@ def recreate_database(drop_only=False):
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
 
+class BenchOrg:
+    """One organization's credentials for the run: all live mode, all able to list connectors."""
+
+    def __init__(self, org_id, key, developer_id, oauth_client_id, oauth_client_secret):
+        self.org_id = org_id
+        self.key = key  # the Developer's sk_live_ key (connectors:read, connectors:write, data:read)
+        self.developer_id = developer_id
+        self.oauth_client_id = oauth_client_id
+        self.oauth_client_secret = oauth_client_secret
+        self.jwt = None  # issued once the server is up (issue_jwts), so their lifetime counts from there
+        self.oauth = None  # obtained from POST /oauth/token/ (obtain_oauth_tokens)
+
+
+READ_WRITE = ["connectors:read", "connectors:write", "data:read"]
+
+
 def load_data():
-    """Organizations with four members (Admin, Developer, Viewer, Service), five API keys and
-    CONNECTORS_PER_MODE connectors in each mode. Returns [(organization id, sk_live_ key)]."""
+    """Organizations with four members (Admin, Developer, Viewer, Service), six API keys, a live
+    confidential OAuth application with the client credentials grant (which brings its own Service
+    member) and CONNECTORS_PER_MODE connectors in each mode. Returns [BenchOrg]."""
     from django.contrib.auth.hashers import make_password
     from django.db import connections
 
     from accounts import scopes
     from accounts.models import Member, Organization, User
-    from accounts.services import create_api_key
+    from accounts.services import create_api_key, create_oauth_application
     from connectors.models import Connector
 
     orgs = Organization.objects.bulk_create(Organization(name=f"Bench org {i}") for i in range(ORGANIZATIONS))
@@ -73,17 +117,20 @@ def load_data():
         members.append(Member(organization=org, name="Sync service", role="service", granted_scopes=["connectors:read"]))
     members = Member.objects.bulk_create(members)
 
-    read_write = ["connectors:read", "connectors:write", "data:read"]
     admin_scopes = sorted(scopes.ROLES_BY_ID["admin"].scopes)
-    bench_keys = []
+    bench_orgs = []
     for i, org in enumerate(orgs):
         admin, developer, viewer, service = members[i * 4:i * 4 + 4]
         for member, livemode, key_scopes in [(admin, True, admin_scopes), (admin, False, admin_scopes),
-                                             (developer, False, read_write), (viewer, True, ["connectors:read"]),
+                                             (developer, False, READ_WRITE), (viewer, True, ["connectors:read"]),
                                              (service, True, ["connectors:read"])]:
             create_api_key(member=member, livemode=livemode, name="Bench key", scopes=key_scopes)
-        _, secret = create_api_key(member=developer, livemode=True, name="Bench live key", scopes=read_write)
-        bench_keys.append((org.id, secret))
+        _, secret = create_api_key(member=developer, livemode=True, name="Bench live key", scopes=READ_WRITE)
+        application, client_secret = create_oauth_application(
+            organization=org, livemode=True, name="Bench sync", client_type="confidential",
+            grant_types=["client-credentials"], redirect_uris=[], allowed_scopes=["connectors:read"],
+        )
+        bench_orgs.append(BenchOrg(org.id, secret, developer.id, application.client_id, client_secret))
 
         connectors = []
         for livemode in (True, False):
@@ -102,7 +149,50 @@ def load_data():
     with connections["default"].cursor() as cursor:
         cursor.execute("ANALYZE")
     connections.close_all()
-    return bench_keys
+    return bench_orgs
+
+
+def issue_jwts(bench_orgs):
+    """A live-mode JWT session for each organization's Developer, with the scopes of their key, so the
+    JWT and the key authenticate the same member with the same scopes. Returns the earliest expiry
+    (epoch seconds)."""
+    from django.db import connections
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.jwt import issue_tokens
+    from accounts.models import Member
+
+    developers = Member.objects.select_related("organization", "user").in_bulk([b.developer_id for b in bench_orgs])
+    for bench in bench_orgs:
+        bench.jwt, _ = issue_tokens(developers[bench.developer_id], livemode=True, scopes=READ_WRITE)
+    connections.close_all()
+    return min(AccessToken(b.jwt)["exp"] for b in bench_orgs)
+
+
+def obtain_oauth_tokens(port, bench_orgs):
+    """An access token for each organization's application, from the token endpoint with the client
+    credentials grant (client authenticated with HTTP Basic, RFC 6749 2.3.1). Returns the earliest
+    expiry (epoch seconds)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    expiries = []
+    for bench in bench_orgs:
+        basic = ":".join(urllib.parse.quote(part, safe="") for part in (bench.oauth_client_id, bench.oauth_client_secret))
+        asked_at = time.time()
+        conn.request("POST", "/oauth/token/", body=urllib.parse.urlencode(
+            {"grant_type": "client_credentials", "scope": "connectors:read"}),
+            headers={"Authorization": "Basic " + base64.b64encode(basic.encode()).decode(),
+                     "Content-Type": "application/x-www-form-urlencoded"})
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST /oauth/token/: {response.status} {body[:300]!r}")
+        token = json.loads(body)
+        if not token["access_token"].startswith("oat_") or token["scope"] != "connectors:read":
+            raise RuntimeError(f"unexpected token response {token!r}")
+        bench.oauth = token["access_token"]
+        expiries.append(asked_at + token["expires_in"])
+    conn.close()
+    return min(expiries)
 
 
 def free_port():
@@ -150,29 +240,37 @@ def timed_get(conn, path, headers):
     return elapsed, body
 
 
-def measure(port, bench_keys):
-    """Request pairs for the same organization, cycling through the organizations (so each key stays
-    far below its rate limit); which of the two goes first alternates. Returns milliseconds."""
-    auth_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    base_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    auth_times, base_times = [], []
+def measure(port, bench_orgs, tokens_expire_at):
+    """Rounds of one request of each kind for the same organization, cycling through the
+    organizations (so each credential, and each organization's live budget, stays far below its rate
+    limit); the order within a round goes through every permutation in turn. Each kind has its own
+    keep-alive connection. Returns {kind: [milliseconds]}."""
+    conns = {kind: http.client.HTTPConnection("127.0.0.1", port, timeout=10) for kind in KINDS}
+    times = {kind: [] for kind in KINDS}
     for i in range(WARMUP + REQUESTS):
-        org_id, secret = bench_keys[i % len(bench_keys)]
-        pair = [(auth_conn, "/api/v1/connectors", {"Authorization": f"Bearer {secret}"}, auth_times),
-                (base_conn, f"/bench/baseline/connectors?org={org_id}", {}, base_times)]
-        if i % 2:
-            pair.reverse()
-        bodies = []
-        for conn, path, headers, times in pair:
-            elapsed, body = timed_get(conn, path, headers)
-            bodies.append(body)
+        if time.time() > tokens_expire_at - 5:
+            raise RuntimeError("the JWTs or OAuth tokens are about to expire: lower BENCH_REQUESTS or raise "
+                               "BENCH_TOKEN_SECONDS")
+        bench = bench_orgs[i % len(bench_orgs)]
+        requests = {
+            "key": ("/api/v1/connectors", {"Authorization": f"Bearer {bench.key}"}),
+            "jwt": ("/api/v1/connectors", {"Authorization": f"Bearer {bench.jwt}"}),
+            "oauth": ("/api/v1/connectors", {"Authorization": f"Bearer {bench.oauth}"}),
+            "baseline": (f"/bench/baseline/connectors?org={bench.org_id}", {}),
+        }
+        bodies = {}
+        for index in ORDERS[i % len(ORDERS)]:
+            kind = KINDS[index]
+            path, headers = requests[kind]
+            elapsed, bodies[kind] = timed_get(conns[kind], path, headers)
             if i >= WARMUP:
-                times.append(elapsed * 1000)
-        if i < WARMUP and bodies[0] != bodies[1]:
-            raise RuntimeError("the baseline does not answer what the API answers")
-    auth_conn.close()
-    base_conn.close()
-    return auth_times, base_times
+                times[kind].append(elapsed * 1000)
+        if i < WARMUP and len(set(bodies.values())) != 1:
+            different = [kind for kind in KINDS if bodies[kind] != bodies["baseline"]]
+            raise RuntimeError(f"the baseline does not answer what the API answers with {different}")
+    for conn in conns.values():
+        conn.close()
+    return times
 
 
 def percentiles(times_ms):
@@ -192,14 +290,21 @@ def main():
 
         call_command("migrate", verbosity=0, interactive=False)
         started = time.monotonic()
-        bench_keys = load_data()
+        bench_orgs = load_data()
         print(f"loaded {ORGANIZATIONS} organizations, {ORGANIZATIONS * CONNECTORS_PER_MODE * 2} connectors "
               f"in {time.monotonic() - started:.1f}s", flush=True)
 
         port = free_port()
         server = start_gunicorn(port)
-        wait_until_serving(server, port, bench_keys[0][0])
-        auth_times, base_times = measure(port, bench_keys)
+        wait_until_serving(server, port, bench_orgs[0].org_id)
+        started = time.monotonic()
+        tokens_expire_at = min(issue_jwts(bench_orgs), obtain_oauth_tokens(port, bench_orgs))
+        print(f"issued {len(bench_orgs)} JWTs and obtained {len(bench_orgs)} OAuth tokens (POST /oauth/token/) "
+              f"in {time.monotonic() - started:.1f}s; the first expires in {tokens_expire_at - time.time():.0f}s",
+              flush=True)
+        started = time.monotonic()
+        times = measure(port, bench_orgs, tokens_expire_at)
+        measured_seconds = time.monotonic() - started
     finally:
         if server is not None:
             server.terminate()
@@ -210,15 +315,23 @@ def main():
         if os.environ.get("BENCH_KEEP_DB") != "1":
             recreate_database(drop_only=True)
 
-    auth_p50, auth_p99 = percentiles(auth_times)
-    base_p50, base_p99 = percentiles(base_times)
-    print(f"requests={REQUESTS} each, interleaved, after {WARMUP} warm-up pairs")
-    print(f"auth_list_p50_ms={auth_p50:.3f}")
-    print(f"auth_list_p99_ms={auth_p99:.3f}")
-    print(f"baseline_list_p50_ms={base_p50:.3f}")
-    print(f"baseline_list_p99_ms={base_p99:.3f}")
-    print(f"auth_list_p50_ratio={auth_p50 / base_p50:.3f}")
-    print(f"auth_list_p99_ratio={auth_p99 / base_p99:.3f}")
+    p50, p99 = {}, {}
+    for kind in KINDS:
+        p50[kind], p99[kind] = percentiles(times[kind])
+    print(f"requests={REQUESTS} of each kind (key, jwt, oauth, baseline), interleaved, after {WARMUP} "
+          f"warm-up rounds, in {measured_seconds:.1f}s")
+    print(f"auth_list_p50_ms={p50['key']:.3f}")
+    print(f"auth_list_p99_ms={p99['key']:.3f}")
+    print(f"jwt_list_p50_ms={p50['jwt']:.3f}")
+    print(f"jwt_list_p99_ms={p99['jwt']:.3f}")
+    print(f"oauth_list_p50_ms={p50['oauth']:.3f}")
+    print(f"oauth_list_p99_ms={p99['oauth']:.3f}")
+    print(f"baseline_list_p50_ms={p50['baseline']:.3f}")
+    print(f"baseline_list_p99_ms={p99['baseline']:.3f}")
+    print(f"auth_list_p50_ratio={p50['key'] / p50['baseline']:.3f}")
+    print(f"auth_list_p99_ratio={p99['key'] / p99['baseline']:.3f}")
+    print(f"jwt_vs_key_p50_ratio={p50['jwt'] / p50['key']:.3f}")
+    print(f"oauth_vs_key_p50_ratio={p50['oauth'] / p50['key']:.3f}")
 
 
 if __name__ == "__main__":
