@@ -9,8 +9,9 @@ access token of it fails on the next request, as do those of a removed member or
 
 from datetime import datetime, timezone as dt_timezone
 
-from django.contrib.auth import authenticate, user_login_failed
-from django.core.exceptions import PermissionDenied
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 from django_otp import devices_for_user, match_token
@@ -78,19 +79,20 @@ def _audit(action, session, metadata=None):
                  metadata={"member": member.id, **(metadata or {})})
 
 
-def _sign_in_failed(request, email):
-    # django-axes counts this like a wrong password.
-    user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
-
-
 def sign_in(request, data):
-    """Check the credentials (django-axes counts failures and refuses locked accounts) and the second
-    factor; returns the member. ``request`` is Django's HttpRequest."""
-    try:
-        user = authenticate(request, email=data["email"].lower(), password=data["password"])
-    except PermissionDenied:  # django-axes: locked out
-        raise Locked(wait=int(_cooloff_seconds()))
+    """Check the credentials and the second factor; returns the member. ``request`` is Django's
+    HttpRequest. Wrong passwords and wrong codes count toward the django-axes lockout of this email
+    from this address; while it holds, even the right password is refused (429 with Retry-After)."""
+    from accounts.web import count_failure, lockout_seconds
+
+    email = data["email"].lower()
+    wait = lockout_seconds(request, email)
+    if wait is not None:
+        raise Locked(wait=wait)
+    user = authenticate(request, email=email, password=data["password"])
     if user is None:
+        if getattr(request, "axes_locked_out", False):  # this failure reached the limit
+            raise Locked(wait=lockout_seconds(request, email) or 1)
         raise InvalidCredentials()
     member = (Member.objects.select_related("organization", "user")
               .filter(organization_id=data["organization"], user=user).first())
@@ -100,15 +102,13 @@ def sign_in(request, data):
         if not data.get("otp"):
             raise MFARequired()
         if match_token(user, data["otp"]) is None:  # a used code no longer matches
-            _sign_in_failed(request, data["email"])
+            count_failure(request, email)
+            if getattr(request, "axes_locked_out", False):
+                raise Locked(wait=lockout_seconds(request, email) or 1)
             raise MFAInvalid()
+    if settings.AXES_RESET_ON_SUCCESS:  # as a browser sign-in does (django-axes' user_logged_in)
+        AxesProxyHandler.reset_attempts(username=email, ip_address=request.axes_ip_address)
     return member
-
-
-def _cooloff_seconds():
-    from django.conf import settings
-
-    return settings.AXES_COOLOFF_TIME.total_seconds()
 
 
 def issue_tokens(member, *, livemode, scopes=None):
@@ -136,9 +136,11 @@ def _verified_refresh_payload(raw):
     return payload
 
 
-def _live_session(session_id):
-    session = (TokenSession.objects.select_related("member__organization", "member__user")
-               .filter(pk=session_id, revoked_at__isnull=True).first())
+def _live_session(session_id, lock=False):
+    sessions = TokenSession.objects.select_related("member__organization", "member__user")
+    if lock:  # only the session row: the joined user is on the nullable side of an outer join
+        sessions = sessions.select_for_update(of=("self",))
+    session = sessions.filter(pk=session_id, revoked_at__isnull=True).first()
     if session is None or not session.member.is_active:
         return None
     return session
@@ -146,25 +148,30 @@ def _live_session(session_id):
 
 def refresh_tokens(raw):
     """Rotate: a new access and refresh token; the presented refresh token is blacklisted. A refresh
-    token presented twice means it leaked: the session is revoked."""
+    token presented twice means it leaked: the session is revoked. Rotations of one session run one at
+    a time (the session row is locked), so two concurrent uses of one token cannot both succeed."""
     payload = _verified_refresh_payload(raw)
-    session = _live_session(payload.get("sid"))
-    if session is None:
-        raise InvalidToken()
-    if BlacklistedToken.objects.filter(token__jti=payload.get(jwt_settings.JTI_CLAIM)).exists():
-        revoke_session(session, reason="refresh_token_reused")
-        raise InvalidToken()
-    try:
-        refresh = RefreshToken(raw)
-    except TokenError:
-        raise InvalidToken()
+    reused = False
     with transaction.atomic():
-        refresh.blacklist()
-        refresh.set_jti()
-        refresh.set_exp()
-        refresh.set_iat()
-        refresh.outstand()
-        _audit("auth.token_refreshed", session)
+        session = _live_session(payload.get("sid"), lock=True)
+        if session is None:
+            raise InvalidToken()
+        if BlacklistedToken.objects.filter(token__jti=payload.get(jwt_settings.JTI_CLAIM)).exists():
+            revoke_session(session, reason="refresh_token_reused")
+            reused = True
+        else:
+            try:
+                refresh = RefreshToken(raw)
+            except TokenError:
+                raise InvalidToken()
+            refresh.blacklist()
+            refresh.set_jti()
+            refresh.set_exp()
+            refresh.set_iat()
+            refresh.outstand()
+            _audit("auth.token_refreshed", session)
+    if reused:  # raised after the commit, so that the revocation stands
+        raise InvalidToken()
     return str(refresh.access_token), str(refresh)
 
 

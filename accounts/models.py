@@ -1,11 +1,20 @@
+import hashlib
+import secrets
+import time
+from base64 import b32encode
+from urllib.parse import quote, urlencode
+
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
 from oauth2_provider.models import AbstractApplication
 
 from accounts import scopes as scope_registry
 from accounts.ids import PublicIdField
 from accounts.tenancy import TenantModel, TenantQuerySet, tenant_index
+from keystore.fields import EncryptedTextField
 
 
 class EmailUserManager(UserManager):
@@ -46,6 +55,8 @@ class Organization(models.Model):
 
     id = PublicIdField(prefix="org")
     name = models.CharField(max_length=200)
+    # Sentry's "require 2FA": every member must have a second factor, not only Admins.
+    require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -185,3 +196,196 @@ class TokenSession(models.Model):
     scopes = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+# Second factors: django-otp device plugins of our own, so that TOTP secrets are encrypted at rest and
+# backup codes are kept only as salted hashes (django-otp's own plugins store both in plaintext).
+def new_totp_secret() -> str:
+    return secrets.token_hex(20)  # 160 bits, as RFC 4226 recommends
+
+
+class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
+    """An authenticator app (TOTP, RFC 6238), its secret encrypted. The algorithm is django-otp's
+    (django_otp.oath.TOTP); this model only keeps its state."""
+
+    key = EncryptedTextField(default=new_totp_secret)  # hex
+    step = models.PositiveSmallIntegerField(default=30)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)  # one 30 s step either way, no more
+    last_t = models.BigIntegerField(default=-1)  # the next code must be of a later step: no replay
+
+    class Meta(Device.Meta):
+        verbose_name = "authenticator app"
+
+    @property
+    def bin_key(self):
+        return bytes.fromhex(self.key)
+
+    def _totp(self):
+        totp = TOTP(self.bin_key, self.step, 0, self.digits, 0)
+        totp.time = time.time()
+        return totp
+
+    def verify_token(self, token):
+        allowed, _ = self.verify_is_allowed()  # back-off after wrong codes (ThrottlingMixin)
+        if not allowed:
+            return False
+        token = str(token).strip()
+        totp = self._totp()
+        if token.isdigit() and len(token) == self.digits and totp.verify(int(token), self.tolerance, self.last_t + 1):
+            self.last_t = totp.t()
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+            return True
+        self.throttle_increment(commit=True)
+        return False
+
+    def config_url(self, issuer="Open PaaS"):
+        """The otpauth:// URL an authenticator app reads from the QR code."""
+        label = quote(f"{issuer}:{self.user.email}")
+        query = urlencode({"secret": b32encode(self.bin_key).decode(), "issuer": issuer, "algorithm": "SHA1",
+                           "digits": self.digits, "period": self.step})
+        return f"otpauth://totp/{label}?{query}"
+
+
+BACKUP_CODE_COUNT = 10
+
+
+def _backup_code_digest(salt: str, code: str) -> str:
+    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+
+
+def normalize_backup_code(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """Ten single-use codes for when the authenticator is lost. Only salted SHA-256 digests are kept;
+    each code holds 60 random bits."""
+
+    salt = models.CharField(max_length=32, default=secrets.token_hex)
+    code_digests = models.JSONField(default=list)
+
+    class Meta(Device.Meta):
+        verbose_name = "backup codes"
+
+    def generate(self):
+        """New codes, replacing any left; returns them (shown once)."""
+        alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+        codes = ["".join(secrets.choice(alphabet) for _ in range(12)) for _ in range(BACKUP_CODE_COUNT)]
+        self.salt = secrets.token_hex(16)
+        self.code_digests = [_backup_code_digest(self.salt, code) for code in codes]
+        return [f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in codes]
+
+    @property
+    def remaining(self):
+        return len(self.code_digests)
+
+    def verify_token(self, token):
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        digest = _backup_code_digest(self.salt, normalize_backup_code(str(token)))
+        with transaction.atomic():
+            # Locked, so the same code cannot be spent twice by two concurrent requests.
+            device = type(self).objects.select_for_update().get(pk=self.pk)
+            if digest in device.code_digests:
+                device.code_digests = [d for d in device.code_digests if d != digest]
+                device.throttle_reset(commit=False)
+                device.set_last_used_timestamp(commit=False)
+                device.save()
+                self.code_digests = device.code_digests
+                return True
+        self.throttle_increment(commit=True)
+        return False
+
+
+class UserSession(models.Model):
+    """A browser session as its owner sees it on the account security page (address, browser, last
+    activity), so they can end it. The session itself lives in Django's session store."""
+
+    session_key = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_activity = models.DateTimeField(auto_now_add=True)
+
+
+class Invitation(models.Model):
+    """An Admin's invitation of a person, by email, to join with a role. Single use, valid 7 days; only
+    a SHA-256 digest of the link's token is stored."""
+
+    id = PublicIdField(prefix="inv")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=scope_registry.ROLE_CHOICES)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    sent_count = models.PositiveSmallIntegerField(default=1)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at", "-id"], name="invitation_org_idx")]
+
+    def status(self, now=None):
+        now = now or timezone.now()
+        if self.accepted_at:
+            return "accepted"
+        if self.cancelled_at:
+            return "cancelled"
+        return "expired" if self.expires_at <= now else "pending"
+
+
+class AccessReview(models.Model):
+    """A periodic review of who holds access to an organization: each member and service credential is
+    kept, changed or revoked, with a note; completing the review applies the decisions."""
+
+    id = PublicIdField(prefix="rev")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="access_reviews")
+    started_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    due_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = MemberQuerySet.as_manager()
+
+    def __str__(self):
+        return f"Access review of {self.organization} due {self.due_date}"
+
+    @property
+    def is_overdue(self):
+        return self.completed_at is None and self.due_date < timezone.localdate()
+
+
+class AccessReviewItem(models.Model):
+    KEEP, CHANGE_ROLE, REVOKE = "keep", "change_role", "revoke"
+    DECISIONS = [(KEEP, "Keep"), (CHANGE_ROLE, "Change role"), (REVOKE, "Revoke")]
+
+    review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="items")
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(APIKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # What the reviewer saw, kept as it was when the review started.
+    subject = models.CharField(max_length=254)
+    role = models.CharField(max_length=20)
+    scopes = models.JSONField(default=list)
+    last_login = models.DateTimeField(null=True, blank=True)
+    last_key_use = models.DateTimeField(null=True, blank=True)
+    mfa_enabled = models.BooleanField(default=False)
+    key_age_days = models.PositiveIntegerField(null=True, blank=True)
+    decision = models.CharField(max_length=20, choices=DECISIONS, blank=True)
+    new_role = models.CharField(max_length=20, choices=scope_registry.ROLE_CHOICES, blank=True)
+    note = models.TextField(blank=True, max_length=2000)
+    decided_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.subject

@@ -6,14 +6,24 @@
 - A token acts as its person's membership in the application's organization (authorization code) or as
   the application's Service member (client credentials); its scopes are narrowed by that member's role
   on every request.
+- An authorization code is used once: a second exchange is refused and revokes every token the first
+  one issued (RFC 6749 section 4.1.2, RFC 9700 section 4.5), so a stolen code is worth nothing to
+  either party once it has been seen twice.
 """
 
 import hashlib
+import json
 import secrets
+from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
+from oauthlib.oauth2.rfc6749 import errors
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
+from oauth2_provider.settings import oauth2_settings
 
 from accounts import credential_cache
 from accounts.authentication import CredentialLoader
@@ -45,7 +55,11 @@ class RegistryScopes(BaseScopes):
         return {OPENID: "Sign you in with your Open PaaS account", **SCOPES}
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs):
-        allowed = list(application.allowed_scopes) if application else []
+        if application is None:
+            # Asked without an application only by the discovery documents (scopes_supported):
+            # every scope an application can be registered for. Token requests always name one.
+            return list(self.get_all_scopes())
+        allowed = list(application.allowed_scopes)
         if application and application.allows_grant_type(OAuthApplication.GRANT_AUTHORIZATION_CODE):
             allowed.append(OPENID)
         return allowed
@@ -54,10 +68,93 @@ class RegistryScopes(BaseScopes):
         return list(application.allowed_scopes) if application else []
 
 
+# A redeemed authorization code is kept under this prefix (and the SHA-256 of the code), with the ids of
+# the tokens it was exchanged for, so that a second exchange can revoke them.
+SPENT_CODE_PREFIX = "spent:"
+
+
+def _spent(code):
+    return SPENT_CODE_PREFIX + hashlib.sha256(code.encode()).hexdigest()
+
+
+def _issued_by(spent_grant):
+    try:
+        issued = json.loads(spent_grant.claims or "{}")
+    except ValueError:
+        return {}
+    return issued if isinstance(issued, dict) else {}
+
+
+def _revoke_issued(issued):
+    """Revoke the tokens a code was exchanged for: the refresh token family (and with it every access
+    token minted from it) and the first access token."""
+    with transaction.atomic():
+        if issued.get("family"):
+            get_refresh_token_model().revoke_family(issued["family"])
+        if issued.get("access_token"):
+            get_access_token_model().objects.filter(pk=issued["access_token"]).delete()
+
+
 class OrganizationOAuth2Validator(OAuth2Validator):
-    """OpenID claims name the person and the application's organization."""
+    """OpenID claims name the person and the application's organization; authorization codes are used
+    once, and replaying one revokes what it was exchanged for."""
 
     oidc_claim_scope = None  # every claim below goes with the openid scope
+
+    @staticmethod
+    def _may_act(user, application):
+        """A person's grant stays usable only while they are active and a member of the organization."""
+        return bool(user is not None and user.is_active and
+                    Member.objects.filter(organization_id=application.organization_id, user=user).exists())
+
+    def validate_bearer_token(self, token, scopes, request):
+        # The OIDC userinfo endpoint: a deactivated or removed person's token tells nothing any more.
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        if request.user is None or self._may_act(request.user, request.client):
+            return True
+        request.oauth2_error = {"error": "invalid_token"}
+        return False
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        return self._may_act(request.user, client)
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if not code or code.startswith(SPENT_CODE_PREFIX):
+            return False
+        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return self._may_act(request.user, client)
+        spent = get_grant_model().objects.filter(code=_spent(code), application=client).first()
+        if spent is not None:
+            _revoke_issued(_issued_by(spent))
+        return False
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        access_token = super()._create_access_token(expires, request, token, source_refresh_token=source_refresh_token)
+        request.openpaas_issued = {**getattr(request, "openpaas_issued", {}), "access_token": access_token.pk}
+        return access_token
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+        request.openpaas_issued = {**getattr(request, "openpaas_issued", {}), "family": str(refresh_token.token_family)}
+        return refresh_token
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """Keep the redeemed code (under another name, so it can never be redeemed again) with the ids of
+        what it was exchanged for, until those tokens can no longer be alive."""
+        keep = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+        issued = getattr(request, "openpaas_issued", {})
+        redeemed = get_grant_model().objects.filter(code=code, application=request.client).update(
+            code=_spent(code), claims=json.dumps(issued), expires=timezone.now() + timedelta(seconds=keep))
+        if not redeemed:
+            # A concurrent exchange of the same code won: revoke its tokens and the ones just made.
+            spent = get_grant_model().objects.filter(code=_spent(code), application=request.client).first()
+            if spent is not None:
+                _revoke_issued(_issued_by(spent))
+            _revoke_issued(issued)
+            raise errors.InvalidGrantError(request=request)
 
     def get_additional_claims(self, request):
         claims = {"email": request.user.email, "email_verified": False}

@@ -36,3 +36,13 @@ class Principal:
     @property
     def member(self):
         return self._models[1]
+
+
+def session_principal(member, livemode=True):
+    """The Principal of a person acting through a browser session (their pages, the admin): the same
+    shape as an API credential's, so services and audit events treat both alike."""
+    return Principal(
+        organization_id=member.organization_id, member_id=member.id, role=member.role, livemode=livemode,
+        scopes=member.max_scopes(), credential_kind="session", credential_id="",
+        load_models=lambda: (member.organization, member),
+    )

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from accounts import scopes as scope_registry
 from accounts.api import ObjectTypeField, StrictSerializer, TenantModelSerializer
-from accounts.models import APIKey, Member, OAuthApplication
+from accounts.models import APIKey, Invitation, Member, OAuthApplication
 
 MAX_ROLL_GRACE_SECONDS = 7 * 24 * 3600
 
@@ -74,7 +74,8 @@ class MemberSerializer(TenantModelSerializer):
         if member is None:
             if role != scope_registry.SERVICE:
                 raise serializers.ValidationError(
-                    {"role": ["Only Service members are created here (role \"service\"); people join by invitation."]})
+                    {"role": ["People join by invitation: send their \"email\" with the role; "
+                              "only Service members are created directly (role \"service\" and a \"name\")."]})
             if not attrs.get("name"):
                 raise serializers.ValidationError({"name": ["A Service member needs a name."]})
             attrs.setdefault("granted_scopes", sorted(scope_registry.SEED_SCOPES))
@@ -219,3 +220,20 @@ class OAuthApplicationWithSecretSerializer(OAuthApplicationSerializer):
 
     def get_client_secret(self, application) -> str | None:
         return self.context.get("client_secret")
+
+
+class InvitationSerializer(TenantModelSerializer):
+    """An invitation, as the inviting Admins see it (never its link)."""
+
+    object = ObjectTypeField("invitation")
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=[(r, n) for r, n in scope_registry.ROLE_CHOICES if r in scope_registry.HUMAN_ROLE_IDS])
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "object", "email", "role", "status", "sent_count", "expires_at", "created_at", "accepted_at"]
+        read_only_fields = ["id", "sent_count", "expires_at", "created_at", "accepted_at"]
+
+    def get_status(self, invitation) -> str:
+        return invitation.status()

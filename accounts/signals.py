@@ -6,6 +6,7 @@ commands) is covered; ``QuerySet.update()`` sends no signal and must not be used
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 from oauth2_provider.signals import app_authorized
 
 import audit
@@ -45,7 +46,10 @@ def _session_changed(sender, instance, created=False, **kwargs):
 
 
 def _access_token_removed(sender, instance, **kwargs):
-    # Revoking an OAuth token (or reusing its refresh token) deletes access tokens.
+    # Revoking an OAuth token (or reusing its refresh token) deletes access tokens. An expired one (as
+    # cleartokens deletes, by the million) is refused by its cached entry's own expiry: nothing to do.
+    if instance.expires <= timezone.now():
+        return
     organization_id = OAuthApplication.objects.filter(pk=instance.application_id).values_list("organization_id", flat=True).first()
     if organization_id:
         bump_generation(organization_id)

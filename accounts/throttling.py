@@ -5,7 +5,8 @@ its cached credential (accounts.gate) and leaves the counts on the request; this
 them, so DRF answers 429 with Retry-After as for any throttle.
 """
 
-from rest_framework.throttling import BaseThrottle
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from accounts import gate
 
@@ -27,3 +28,17 @@ class PrincipalRateThrottle(BaseThrottle):
 
     def wait(self):
         return self._wait
+
+
+class SignInAddressThrottle(SimpleRateThrottle):
+    """Sign-in attempts per client address, whatever the account: django-axes counts per account and
+    address, which alone lets one address try a password on every account (spraying). The address is
+    the one a trusted proxy vouches for (config.middleware.client_ip), never a raw X-Forwarded-For."""
+
+    scope = "sign_in"
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view):
+        return f"throttle:sign_in:{getattr(request, 'client_ip', None) or request.META.get('REMOTE_ADDR')}"

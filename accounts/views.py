@@ -1,3 +1,4 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -5,14 +6,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import jwt, services
-from accounts.api import TenantCRUDViewSet, TenantViewSet
+from accounts import invitations, jwt, services
+from accounts.api import StrictSerializer, TenantCRUDViewSet, TenantViewSet
 from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
-from accounts.models import APIKey, Member, OAuthApplication
+from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from accounts.permissions import ANY_PRINCIPAL, every_method
+from accounts.throttling import SignInAddressThrottle
 from accounts.serializers import (
     APIKeySerializer,
     APIKeyWithSecretSerializer,
+    InvitationSerializer,
     MemberSerializer,
     MeSerializer,
     OAuthApplicationSerializer,
@@ -33,7 +36,8 @@ class MeView(APIView):
 
 
 class MemberViewSet(TenantCRUDViewSet):
-    """Members of the organization and their roles. Service members are created here; people are invited."""
+    """Members of the organization and their roles. ``{"email", "role"}`` invites a person (they join when
+    they accept); ``{"role": "service", "name"}`` adds a Service member at once."""
 
     model = Member
     serializer_class = MemberSerializer
@@ -41,6 +45,15 @@ class MemberViewSet(TenantCRUDViewSet):
 
     def scope_queryset(self, queryset):
         return queryset.select_related("user")
+
+    @extend_schema(request=MemberSerializer, responses={201: MemberSerializer})
+    def create(self, request, *args, **kwargs):
+        if isinstance(request.data, dict) and "email" in request.data:
+            body = InvitationSerializer(data=request.data, context=self.get_serializer_context())
+            body.is_valid(raise_exception=True)
+            invitation = invitations.invite(principal=self.principal, **body.validated_data)
+            return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -55,6 +68,34 @@ class MemberViewSet(TenantCRUDViewSet):
 
     def perform_destroy(self, instance):
         services.remove_member(principal=self.principal, member=instance)
+
+
+class InvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin):
+    """Invitations of the organization (send one with ``POST /members {"email", "role"}``): list them,
+    resend one (a new link, 7 more days), cancel one (``DELETE``)."""
+
+    model = Invitation
+    serializer_class = InvitationSerializer
+    scope_map = every_method("org:admin")
+
+    def scope_queryset(self, queryset):
+        status_filter = self.request.query_params.get("status")
+        if status_filter == "pending":
+            queryset = queryset.filter(accepted_at__isnull=True, cancelled_at__isnull=True, expires_at__gt=timezone.now())
+        return queryset
+
+    @extend_schema(summary="Cancel an invitation", responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        invitations.cancel(invitation=self.get_object(), principal=self.principal)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request, id=None):
+        """Send the invitation again with a new link (the old one stops working) valid 7 more days."""
+        StrictSerializer(data=request.data).is_valid(raise_exception=True)  # takes no fields
+        invitation = invitations.resend(invitation=self.get_object(), principal=self.principal)
+        return Response(InvitationSerializer(invitation).data)
 
 
 class APIKeyViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -140,6 +181,8 @@ class _PublicAuthView(APIView):
 class TokenObtainView(_PublicAuthView):
     """Sign in for a JWT session: email, password, organization, and a TOTP code when the person has a
     confirmed device. Failures count toward the account's lockout as sign-ins do."""
+
+    throttle_classes = [SignInAddressThrottle]
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenPairSerializer}, auth=[])
     def post(self, request):

@@ -3,23 +3,88 @@ page. Server-rendered, no JavaScript. The full sign-in flow (two steps, backup c
 built on this in the browser sign-in work."""
 
 import hashlib
+import math
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
 from django import forms
-from django.contrib.auth import authenticate, login as auth_login
+from django.conf import settings
+from django.contrib.auth import authenticate, login as auth_login, password_validation, user_login_failed
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LoginView, LogoutView
 from django.core.exceptions import PermissionDenied
+from django.db.models import Max
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.db import transaction
+from django.shortcuts import redirect, render
 from django.views.generic import TemplateView
 from django_otp import devices_for_user, login as otp_login, match_token
 from oauthlib.common import Request as OAuthlibRequest
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect, get_oauthlib_core
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, IntrospectTokenView
 
-from accounts.models import Member, OAuthApplication
+from accounts import invitations
+from accounts.models import Member, OAuthApplication, User
 from accounts.oauth import OPENID, RegistryScopes
+from config.errors import RATE_LIMIT, error_response
+
+LOCKED_MESSAGE = "Too many failed sign-ins. Try again later."
+
+
+# Brute force (django-axes). Failures are counted per (email, address); Django's authenticate() turns a
+# lockout into a plain failure, so callers ask first, and an attempt refused for a lockout is not
+# counted again (the cool-off is not pushed back by the attacker it holds off).
+
+
+def axes_username(request, credentials=None):
+    """AXES_USERNAME_CALLABLE: the email, lower-cased, so that 'Alice@X' and 'alice@x' are one account."""
+    value = (credentials or {}).get("email") if credentials else getattr(request, "POST", {}).get("email")
+    return value.strip().lower() if isinstance(value, str) else None
+
+
+def lockout_seconds(request, email):
+    """Seconds until this address may try this email again, or None when it may now."""
+    credentials = {"email": email}
+    if AxesProxyHandler.is_allowed(request, credentials):
+        return None
+    return _retry_after(request, credentials)
+
+
+def _retry_after(request, credentials):
+    AxesProxyHandler.update_request(request)
+    cool_off = get_cool_off(request)
+    if cool_off is None:
+        return 3600
+    now = request.axes_attempt_time
+    handler = AxesProxyHandler.get_implementation()
+    latest = None
+    for attempts in getattr(handler, "get_user_attempts", lambda *a: [])(request, credentials):
+        when = attempts.aggregate(latest=Max("attempt_time"))["latest"]
+        if when is not None and (latest is None or when > latest):
+            latest = when
+    return max(1, math.ceil(((latest or now) + cool_off - now).total_seconds()))
+
+
+def count_failure(request, email):
+    """A failure that authenticate() did not see (a wrong second factor) counts like a wrong password."""
+    user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: the answer to a request django-axes has just locked out. The API gets its
+    JSON error (429 with Retry-After); the browser gets the sign-in page saying so."""
+    wait = _retry_after(request, credentials or {"email": axes_username(request, credentials)})
+    if request.path.startswith("/api/"):
+        message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
+        return error_response(429, RATE_LIMIT, "rate_limited", message, request=request, headers={"Retry-After": str(wait)})
+    response = render(request, "accounts/sign_in.html", {"form": SignInForm(request), "locked": LOCKED_MESSAGE},
+                      status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 class SignInForm(forms.Form):
@@ -39,16 +104,18 @@ class SignInForm(forms.Form):
         self.request = request
         self.user_cache = None
         self.device = None
+        self.retry_after = None
         super().__init__(*args, **kwargs)
 
     def clean(self):
         email, password = self.cleaned_data.get("email"), self.cleaned_data.get("password")
         if not email or not password:
             return self.cleaned_data
-        try:
-            user = authenticate(self.request, email=email.lower(), password=password)
-        except PermissionDenied:  # django-axes: locked out
+        email = email.lower()
+        self.retry_after = lockout_seconds(self.request, email)
+        if self.retry_after is not None:
             raise forms.ValidationError(self.error_messages["locked"], code="locked")
+        user = authenticate(self.request, email=email, password=password)
         if user is None:
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
         if any(True for _ in devices_for_user(user, confirmed=True)):
@@ -57,9 +124,7 @@ class SignInForm(forms.Form):
                 raise forms.ValidationError(self.error_messages["otp_required"], code="otp_required")
             self.device = match_token(user, code)
             if self.device is None:
-                from django.contrib.auth import user_login_failed
-
-                user_login_failed.send(sender=__name__, credentials={"email": email}, request=self.request)
+                count_failure(self.request, email)
                 raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
         self.user_cache = user
         return self.cleaned_data
@@ -78,6 +143,13 @@ class SignInView(LoginView):
         if form.device is not None:
             otp_login(self.request, form.device)
         return super(LoginView, self).form_valid(form)
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error("__all__", "locked"):
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
 
 
 class AccountView(LoginRequiredMixin, TemplateView):
@@ -122,15 +194,41 @@ class ConsentView(AuthorizationView):
 
     def validate_authorization_request(self, request):
         scopes, credentials = super().validate_authorization_request(request)
+        if credentials.get("code_challenge_method") != "S256":
+            # oauthlib takes a challenge without a method as "plain", and django-oauth-toolkit refuses
+            # "plain" only once the person has consented: refuse it before asking them anything.
+            raise OAuthToolkitError(
+                error=oauth_errors.InvalidRequestError(
+                    description='PKCE with code_challenge_method "S256" is required.', state=credentials.get("state")),
+                redirect_uri=credentials["redirect_uri"])
         application = OAuthApplication.objects.select_related("organization").get(client_id=credentials["client_id"])
         allowed = self._allowed(application)
         if allowed is None:
             raise PermissionDenied("not a member")
-        self.extra_context = {"organization": application.organization, "scope_words": [
-            RegistryScopes().get_all_scopes()[scope] for scope in scopes if scope in allowed]}
-        return [scope for scope in scopes if scope in allowed], credentials
+        granted = [scope for scope in scopes if scope in allowed]
+        if not granted:
+            # Nothing requested is within the person's role. Never let an empty grant fall back to the
+            # application's default scopes (all it may ask for).
+            raise OAuthToolkitError(error=oauth_errors.InvalidScopeError(
+                description="None of the requested scopes is allowed to your role.", state=credentials.get("state")),
+                redirect_uri=credentials["redirect_uri"])
+        all_scopes = RegistryScopes().get_all_scopes()
+        self.extra_context = {"organization": application.organization,
+                              "scope_words": [all_scopes[scope] for scope in granted]}
+        return granted, credentials
+
+    def redirect(self, redirect_to, application):
+        # RFC 9207: every authorization response (codes and errors alike) names the issuer, and it must
+        # be the issuer of the discovery document and of ID tokens (django-oauth-toolkit derives it from
+        # an RFC 8414 route this server does not mount, and leaves it out of error responses).
+        return super().redirect(_add_iss_to_redirect(redirect_to, oauth2_settings.oidc_issuer(self.request)), application)
 
     def get(self, request, *args, **kwargs):
+        if "approval_prompt" in request.GET:
+            # django-oauth-toolkit lets the client turn REQUEST_APPROVAL_PROMPT "force" into "auto" and skip
+            # this page; the person is asked every time.
+            request.GET = request.GET.copy()
+            del request.GET["approval_prompt"]
         try:
             return super().get(request, *args, **kwargs)
         except PermissionDenied:
@@ -138,13 +236,23 @@ class ConsentView(AuthorizationView):
                           {"reason": "You are not a member of the organization this application belongs to."}, status=403)
 
     def form_valid(self, form):
-        # The form's hidden scope field comes from the browser: narrow it again.
+        # The form's hidden fields come from the browser: check them again.
         application = OAuthApplication.objects.filter(client_id=form.cleaned_data.get("client_id")).first()
         allowed = self._allowed(application) if application else None
         if allowed is None:
             return render(self.request, "accounts/consent_refused.html",
                           {"reason": "You are not a member of the organization this application belongs to."}, status=403)
-        form.cleaned_data["scope"] = " ".join(s for s in (form.cleaned_data.get("scope") or "").split() if s in allowed)
+        redirect_uri = form.cleaned_data.get("redirect_uri") or ""
+        if not application.redirect_uri_allowed(redirect_uri):
+            return render(self.request, "accounts/consent_refused.html",
+                          {"reason": "The redirect URI is not registered for this application."}, status=400)
+        granted = " ".join(s for s in (form.cleaned_data.get("scope") or "").split() if s in allowed)
+        if not granted:
+            # oauthlib would read an empty scope as "the application's default scopes".
+            return self.error_response(OAuthToolkitError(error=oauth_errors.InvalidScopeError(
+                description="None of the requested scopes is allowed to your role.",
+                state=form.cleaned_data.get("state")), redirect_uri=redirect_uri), application)
+        form.cleaned_data["scope"] = granted
         return super().form_valid(form)
 
 
@@ -177,3 +285,61 @@ class OwnTokensIntrospectView(IntrospectTokenView):
     def get(self, request, *args, **kwargs):
         # Tokens never travel in URLs.
         return JsonResponse({"error": "invalid_request", "error_description": "Use POST."}, status=405)
+
+
+class JoinForm(forms.Form):
+    """A new person's password, checked by the password validators (12 characters or more, not
+    common, not like the email; up to 128 characters, never truncated)."""
+
+    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput)
+    confirm = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput, label="Password again")
+
+    def __init__(self, *args, email, **kwargs):
+        self.email = email
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        password, confirm = self.cleaned_data.get("password"), self.cleaned_data.get("confirm")
+        if password and confirm and password != confirm:
+            raise forms.ValidationError("The two passwords differ.")
+        if password:
+            password_validation.validate_password(password, User(email=self.email))
+        return self.cleaned_data
+
+
+class InvitationView(TemplateView):
+    """The link of an invitation email. A newcomer sets a password and joins; someone with an account
+    signs in first (as the invited email) and joins. Then, where the role or organization requires it,
+    the two-factor enrolment comes next."""
+
+    template_name = "accounts/invitation.html"
+
+    def dispatch(self, request, *args, token, **kwargs):
+        self.token = token
+        self.invitation = invitations.pending_by_token(token)
+        if self.invitation is None:
+            return render(request, "accounts/invitation_invalid.html", status=404)
+        self.has_account = User.objects.filter(email=self.invitation.email).exists()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return {**super().get_context_data(**kwargs), "invitation": self.invitation, "has_account": self.has_account,
+                "signed_in_as_invitee": user.is_authenticated and user.email == self.invitation.email,
+                "form": kwargs.get("form") or (None if self.has_account else JoinForm(email=self.invitation.email))}
+
+    def post(self, request, *args, **kwargs):
+        user = request.user
+        if not self.has_account:
+            form = JoinForm(request.POST, email=self.invitation.email)
+            if not form.is_valid():
+                return self.render_to_response(self.get_context_data(form=form), status=400)
+            with transaction.atomic():
+                user = User.objects.create_user(email=self.invitation.email, password=form.cleaned_data["password"])
+                invitations.accept(token=self.token, user=user)
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        elif user.is_authenticated and user.email == self.invitation.email:
+            invitations.accept(token=self.token, user=user)
+        else:
+            return self.render_to_response(self.get_context_data(), status=403)
+        return redirect(settings.LOGIN_REDIRECT_URL)

@@ -18,7 +18,8 @@ def record(action, *, organization, livemode, principal=None, target=None, metad
     """Write one audit event. Must run inside the transaction of the change it records, so that
     either both are saved or neither is.
 
-    ``target`` is a model instance with a public id (its type is the model name) or None."""
+    ``principal`` is who acted (an API credential's, or a browser session's: see
+    accounts.principal.session_principal), None for the system. ``target`` is a model instance or None."""
     if action not in ACTIONS:
         raise ValueError(f"Unregistered audit action {action!r}.")
     if not connection.in_atomic_block:
@@ -35,7 +36,7 @@ def record(action, *, organization, livemode, principal=None, target=None, metad
         credential_kind=principal.credential_kind if principal else "",
         credential_id=principal.credential_id if principal else "",
         target_type=type_name(target) if target is not None else "",
-        target_id=target.pk if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
         request_id=context.request_id if context else "",
         ip_address=context.client_ip if context else None,
         user_agent=context.user_agent if context else "",

@@ -125,7 +125,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait) if exc.wait is not None and exc.wait >= 1 else 1
         headers["Retry-After"] = str(wait)
-        code = "rate_limited"
+        code = code if code not in ("throttled", "error") else "rate_limited"  # keep e.g. account_locked
         message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         authenticate_header = context["view"].get_authenticate_header(request) if context.get("view") else None

@@ -156,6 +156,19 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# Where people reach the platform: the base of links in emails (invitations).
+OPENPAAS_PUBLIC_URL = os.environ.get("OPENPAAS_PUBLIC_URL", "http://127.0.0.1:8000")
+
+# Email: SMTP when EMAIL_HOST is set, else printed to the console (development).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Open PaaS <no-reply@openpaas.local>")
+
 # Request bodies above this size are answered 413 before they are read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("OPENPAAS_MAX_BODY_BYTES", str(1024 * 1024)))
 
@@ -179,6 +192,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "credential": os.environ.get("OPENPAAS_RATE_PER_CREDENTIAL", "100/s"),
         "organization": os.environ.get("OPENPAAS_RATE_PER_ORGANIZATION", "300/s"),
+        "sign_in": os.environ.get("OPENPAAS_RATE_SIGN_IN", "30/m"),
     },
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -247,6 +261,7 @@ OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": os.environ.get("OPENPAAS_OIDC_RSA_PRIVATE_KEY") or _generated_secret("oidc-rsa.pem", _new_rsa_private_key_pem),
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],  # the OIDC discovery document lists only what is accepted
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
@@ -280,8 +295,12 @@ AXES_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_FAILURES", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OPENPAAS_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "accounts.web.axes_username"  # lower-cased, as sign-in looks people up
 AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip_of_request"
 AXES_RESET_ON_SUCCESS = True
+# A lockout answers like the rest: the API's JSON error (429, Retry-After), the sign-in page for browsers.
+AXES_LOCKOUT_CALLABLE = "accounts.web.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp"]  # masked in what django-axes stores of a request
 AXES_VERBOSE = False
 
 LOGGING = {

@@ -9,6 +9,7 @@ from oauth2_provider import views as oauth_views
 
 from accounts.views import (
     APIKeyViewSet,
+    InvitationViewSet,
     MemberViewSet,
     MeView,
     OAuthApplicationViewSet,
@@ -16,7 +17,7 @@ from accounts.views import (
     TokenRefreshView,
     TokenRevokeView,
 )
-from accounts.web import AccountView, ConsentView, OwnTokensIntrospectView, SignInView, SignOutView
+from accounts.web import AccountView, ConsentView, InvitationView, OwnTokensIntrospectView, SignInView, SignOutView
 from audit.views import AuditEventViewSet
 from connectors.views import ConnectorViewSet, DatasetViewSet, WorkflowViewSet
 from webhooks.views import WebhookEndpointViewSet
@@ -30,6 +31,7 @@ router.register("api-keys", APIKeyViewSet, basename="api-key")
 router.register("members", MemberViewSet, basename="member")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("oauth-applications", OAuthApplicationViewSet, basename="oauth-application")
+router.register("invitations", InvitationViewSet, basename="invitation")
 
 
 class _DocsAccess:
@@ -90,6 +92,7 @@ urlpatterns = [
     path("login", SignInView.as_view(), name="login"),
     path("logout", SignOutView.as_view(), name="logout"),
     path("account", AccountView.as_view(), name="account"),
+    path("invitations/<str:token>", InvitationView.as_view(), name="accept-invitation"),
 ]
 
 handler400 = "config.errors.handler400"

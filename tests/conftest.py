@@ -102,11 +102,18 @@ def _isolated_cache_and_generous_rates(settings):
     credential_cache.store.clear()
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"credential": "100000/s", "organization": "100000/s"},
+        "DEFAULT_THROTTLE_RATES": {"credential": "100000/s", "organization": "100000/s", "sign_in": "100000/s"},
     }
     yield
     cache.clear()
     credential_cache.store.clear()
+
+
+@pytest.fixture
+def credential_cache_on(settings):
+    """Resolved credentials kept in the process, as in production with Redis (tests/accounts/
+    test_credential_cache.py): use with transaction=True, so that changes commit and reach it."""
+    settings.OPENPAAS_CREDENTIAL_CACHE_SECONDS = 60
 
 
 @pytest.fixture

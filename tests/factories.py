@@ -5,6 +5,9 @@ from django.db import transaction
 
 import audit
 from accounts.models import Member
+from accounts.ids import new_id
+from accounts.invitations import invite
+from accounts.principal import session_principal
 from accounts.services import create_api_key, create_oauth_application
 from connectors.models import Connector, Dataset, Workflow
 from connectors.records import append_records
@@ -55,6 +58,11 @@ def make_oauth_application(tenant, livemode=False):
     return application
 
 
+def make_invitation(tenant, livemode=False):
+    return invite(principal=session_principal(tenant.member("admin")), email=f"invitee-{new_id('x').lower()}@example.com",
+                  role="developer")
+
+
 def make_audit_event(tenant, livemode=False):
     with transaction.atomic():
         return audit.record("dataset.created", organization=tenant.org, livemode=livemode,
@@ -70,6 +78,7 @@ FACTORIES = {
     "member": make_member,
     "audit-event": make_audit_event,
     "oauth-application": make_oauth_application,
+    "invitation": make_invitation,
 }
 
 
@@ -87,6 +96,7 @@ def valid_body(route_name, method, tenant, livemode=False):
             "webhook-endpoint-list": lambda: {"url": "https://hooks.example.com/new", "events": ["*"]},
             "api-key-list": lambda: {"name": "Deploy", "scopes": ["connectors:read"]},
             "api-key-roll": lambda: {"expires_in": 60},
+            "invitation-resend": lambda: {},
             "auth-token": lambda: {"email": "nobody@example.com", "password": "not the password", "organization": tenant.org.id},
             "auth-token-refresh": lambda: {"refresh": "not.a.token"},
             "auth-token-revoke": lambda: {"refresh": "not.a.token"},

@@ -16,12 +16,7 @@ from accounts import credential_cache
 from accounts.models import APIKey
 from tests.conftest import api_client
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def credential_cache_on(settings):
-    settings.OPENPAAS_CREDENTIAL_CACHE_SECONDS = 60
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("credential_cache_on")]
 
 
 def warm(client, path="/api/v1/me"):

@@ -56,6 +56,10 @@ TABLE = {
     ("oauth-application-detail", "GET"): (200, 403, 403, 403),
     ("oauth-application-detail", "PATCH"): (200, 403, 403, 403),
     ("oauth-application-detail", "DELETE"): (204, 403, 403, 403),
+    ("invitation-list", "GET"): (200, 403, 403, 403),
+    ("invitation-detail", "GET"): (200, 403, 403, 403),
+    ("invitation-detail", "DELETE"): (204, 403, 403, 403),
+    ("invitation-resend", "POST"): (200, 403, 403, 403),
 }
 
 # Routes anyone may call: they hand out credentials, so they take none (and answer 400 to an empty body).
@@ -75,6 +79,7 @@ SCOPE = {
     "member": ("org:admin", "org:admin"),
     "audit-event": ("audit:read", "audit:read"),
     "oauth-application": ("org:admin", "org:admin"),
+    "invitation": ("org:admin", "org:admin"),
 }
 
 # Every row runs with each kind of credential; a Service member has no password, so no JWT.

@@ -1,0 +1,89 @@
+"""Second factors: who must have one, enrolling an authenticator app, backup codes, and checking a code.
+
+The devices are django-otp plugins of our own (accounts.models.AuthenticatorDevice, BackupCodeDevice);
+django-otp's ``match_token`` and ``login`` do the checking and mark the session verified.
+"""
+
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.db import transaction
+from django_otp import devices_for_user
+
+import audit
+from accounts import scopes as scope_registry
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, Member
+from accounts.principal import session_principal
+
+
+def has_second_factor(user) -> bool:
+    return any(True for _ in devices_for_user(user, confirmed=True))
+
+
+def must_have_second_factor(user) -> bool:
+    """Admins must; so must everyone in an organization that requires it."""
+    return Member.objects.filter(user=user).filter(
+        role=scope_registry.ADMIN).exists() or Member.objects.filter(user=user, organization__require_mfa=True).exists()
+
+
+def must_enrol(user) -> bool:
+    return must_have_second_factor(user) and not has_second_factor(user)
+
+
+def record_for_user(action, user, metadata=None):
+    """An account-level event (sign-in, second factors) goes to the live-mode log of every organization
+    the person belongs to, acted by their membership there."""
+    for member in Member.objects.filter(user=user).select_related("organization", "user"):
+        audit.record(action, organization=member.organization, livemode=True, principal=session_principal(member),
+                     metadata=metadata)
+
+
+def pending_authenticator(user) -> AuthenticatorDevice:
+    """The unconfirmed authenticator being set up (one at a time), created on first use."""
+    device = AuthenticatorDevice.objects.filter(user=user, confirmed=False).first()
+    return device or AuthenticatorDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+def qr_svg(text: str) -> str:
+    """An SVG QR code drawn on the server: no JavaScript, no third-party image service."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    buffer = BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode()
+
+
+def confirm_authenticator(device, code):
+    """Confirm an authenticator with its first code. Returns the new backup codes (shown once), or None
+    when the code is wrong."""
+    if not device.verify_token(code):
+        return None
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = replace_backup_codes(device.user, audited=False)
+        record_for_user("mfa.enrolled", device.user, {"device": device.name})
+    return codes
+
+
+def replace_backup_codes(user, audited=True):
+    """Ten new backup codes, replacing any left. Returns them; they are never shown again."""
+    with transaction.atomic():
+        device = BackupCodeDevice.objects.filter(user=user).first() or BackupCodeDevice(user=user, name="Backup codes")
+        codes = device.generate()
+        device.confirmed = True
+        device.save()
+        if audited:
+            record_for_user("mfa.backup_codes_regenerated", user)
+    return codes
+
+
+def remove_second_factors(user):
+    """Turn two-factor authentication off. Refused (False) for a person who must have it."""
+    if must_have_second_factor(user):
+        return False
+    with transaction.atomic():
+        AuthenticatorDevice.objects.filter(user=user).delete()
+        BackupCodeDevice.objects.filter(user=user).delete()
+        record_for_user("mfa.disabled", user)
+    return True

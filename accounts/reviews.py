@@ -1,0 +1,115 @@
+"""Access reviews: an Admin lists who holds access to the organization, decides for each member and
+service credential whether to keep it, change its role or revoke it, and completing the review applies
+every decision (each through the same service functions, and audit events, as the API)."""
+
+import csv
+import io
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+import audit
+from accounts import mfa, scopes as scope_registry, services
+from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
+from accounts.principal import session_principal
+from config.errors import Conflict
+
+
+def _audit(action, review, member, metadata=None):
+    audit.record(action, organization=review.organization, livemode=True, principal=session_principal(member),
+                 target=review, metadata=metadata)
+
+
+def start(*, organization, started_by, due_date):
+    """A new review listing every member and every active key of a Service member, as they are now."""
+    now = timezone.now()
+    with transaction.atomic():
+        review = AccessReview.objects.create(organization=organization, started_by=started_by, due_date=due_date)
+        members = Member.objects.filter(organization=organization).select_related("user").annotate(
+            last_key_use=Max("api_keys__last_used_at"))
+        items = []
+        for member in members:
+            items.append(AccessReviewItem(
+                review=review, member=member, subject=member.display_name[:254], role=member.role,
+                scopes=sorted(member.max_scopes()), last_login=member.user.last_login if member.user_id else None,
+                last_key_use=member.last_key_use,
+                mfa_enabled=bool(member.user_id) and mfa.has_second_factor(member.user),
+            ))
+        service_keys = APIKey.objects.usable(now).filter(organization=organization, member__role=scope_registry.SERVICE)
+        for api_key in service_keys.select_related("member"):
+            items.append(AccessReviewItem(
+                review=review, api_key=api_key, subject=f"{api_key.name} ({api_key.masked}) of {api_key.member.display_name}"[:254],
+                role=scope_registry.SERVICE, scopes=api_key.scopes, last_key_use=api_key.last_used_at,
+                key_age_days=(now - api_key.created_at).days,
+            ))
+        AccessReviewItem.objects.bulk_create(items)
+        _audit("access_review.started", review, started_by, {"due_date": due_date.isoformat(), "items": len(items)})
+    return review
+
+
+def decide(*, item, decision, decided_by, new_role="", note=""):
+    if item.review.completed_at:
+        raise Conflict("This review is completed.")
+    if decision == AccessReviewItem.CHANGE_ROLE:
+        if item.api_key_id or new_role not in scope_registry.HUMAN_ROLE_IDS or item.role == scope_registry.SERVICE:
+            raise Conflict("Only a person's role can be changed, to Admin, Developer or Viewer.")
+    with transaction.atomic():
+        item.decision, item.new_role, item.note = decision, new_role if decision == AccessReviewItem.CHANGE_ROLE else "", note
+        item.decided_by, item.decided_at = decided_by, timezone.now()
+        item.save()
+        _audit("access_review.item_decided", item.review, decided_by,
+               {"item": item.subject, "decision": decision, "new_role": item.new_role, "note": note})
+    return item
+
+
+def complete(*, review, completed_by):
+    """Apply every decision, all or nothing; every item must have one."""
+    with transaction.atomic():
+        review = AccessReview.objects.select_for_update().get(pk=review.pk)
+        if review.completed_at:
+            raise Conflict("This review is already completed.")
+        items = list(review.items.select_related("member", "api_key"))
+        undecided = [item.subject for item in items if not item.decision]
+        if undecided:
+            raise Conflict(f"Decide on every entry first: {', '.join(undecided[:5])}.")
+        principal = session_principal(completed_by)
+        for item in items:
+            if item.decision == AccessReviewItem.CHANGE_ROLE and item.member:
+                services.update_member(principal=principal, member=item.member, role=item.new_role)
+            elif item.decision == AccessReviewItem.REVOKE and item.api_key:
+                services.revoke_api_key(principal=principal, api_key=item.api_key)
+            elif item.decision == AccessReviewItem.REVOKE and item.member:
+                services.remove_member(principal=principal, member=item.member)
+        review.completed_at, review.completed_by = timezone.now(), completed_by
+        review.save(update_fields=["completed_at", "completed_by"])
+        _audit("access_review.completed", review, completed_by, {
+            "kept": sum(i.decision == AccessReviewItem.KEEP for i in items),
+            "changed": sum(i.decision == AccessReviewItem.CHANGE_ROLE for i in items),
+            "revoked": sum(i.decision == AccessReviewItem.REVOKE for i in items),
+        })
+    return review
+
+
+CSV_COLUMNS = ["subject", "kind", "role", "scopes", "last_login", "last_key_use", "mfa_enabled", "key_age_days",
+               "decision", "new_role", "note", "decided_by", "decided_at"]
+
+
+def _cell(value):
+    # A cell that a spreadsheet would run as a formula is prefixed, so an exported name cannot be code.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(review) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for item in review.items.select_related("decided_by__user").order_by("id"):
+        writer.writerow([_cell(v) for v in (
+            item.subject, "credential" if item.api_key_id else "member", item.role, " ".join(item.scopes),
+            item.last_login and item.last_login.isoformat(), item.last_key_use and item.last_key_use.isoformat(),
+            item.mfa_enabled, item.key_age_days, item.decision, item.new_role, item.note,
+            item.decided_by.display_name if item.decided_by else "", item.decided_at and item.decided_at.isoformat(),
+        )])
+    return out.getvalue()

@@ -1,0 +1,110 @@
+"""Invitations: an Admin invites by email with a role; the single-use link lets the person set a
+password (or sign in) and join with that role; Admins list, resend and cancel them; all audited."""
+
+import re
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Invitation, Member, User
+from audit.models import AuditEvent
+
+PASSWORD = "a long enough passphrase 42"
+
+
+@pytest.fixture
+def outbox(settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    return django_capture_on_commit_callbacks
+
+
+def invite(tenant, outbox, email="new.person@example.com", role="developer"):
+    with outbox(execute=True):
+        response = tenant.client("admin").post("/api/v1/members", {"email": email, "role": role}, format="json")
+    assert response.status_code == 201, response.content
+    link = re.search(r"http://\S+/invitations/\S+", mail.outbox[-1].body).group(0)
+    return response.json(), urlparse(link).path
+
+
+def test_an_invitation_is_emailed_with_a_single_use_link_and_audited(tenant, outbox):
+    body, _ = invite(tenant, outbox)
+    assert body["object"] == "invitation" and body["status"] == "pending" and body["role"] == "developer"
+    assert "new.person@example.com" in mail.outbox[-1].to
+    assert "Acme" in mail.outbox[-1].subject
+    invitation = Invitation.objects.get(pk=body["id"])
+    assert timedelta(days=6, hours=23) < invitation.expires_at - timezone.now() <= timedelta(days=7)
+    token = re.search(r"/invitations/(\S+)", mail.outbox[-1].body).group(1)
+    assert token not in str(Invitation.objects.filter(pk=body["id"]).values().get()), "only a digest is stored"
+    assert AuditEvent.objects.filter(action="invitation.created", target_id=body["id"]).exists()
+
+
+def test_a_newcomer_sets_a_password_and_joins_with_the_role_once(tenant, outbox):
+    _, link = invite(tenant, outbox)
+    browser = Client()
+    page = browser.get(link)
+    assert page.status_code == 200 and b"Join Acme" in page.content
+    short = browser.post(link, {"password": "short", "confirm": "short"})
+    assert short.status_code == 400 and not User.objects.filter(email="new.person@example.com").exists()
+    joined = browser.post(link, {"password": PASSWORD, "confirm": PASSWORD})
+    assert joined.status_code == 302
+    member = Member.objects.get(organization=tenant.org, user__email="new.person@example.com")
+    assert member.role == "developer"
+    assert browser.get("/account").status_code == 200, "signed in"
+    assert Client().get(link).status_code == 404, "the link works once"
+    assert AuditEvent.objects.filter(action="invitation.accepted").exists()
+
+
+def test_someone_with_an_account_signs_in_as_the_invited_email_to_join(tenant, outbox):
+    existing = User.objects.create_user(email="known@example.com", password=PASSWORD)
+    _, link = invite(tenant, outbox, email="known@example.com", role="viewer")
+    stranger = Client()
+    assert b"Sign in as known@example.com" in stranger.get(link).content
+    assert stranger.post(link).status_code == 403
+    browser = Client()
+    browser.force_login(existing)
+    assert browser.post(link).status_code == 302
+    assert Member.objects.get(organization=tenant.org, user=existing).role == "viewer"
+
+
+def test_admins_list_resend_and_cancel_invitations(tenant, outbox):
+    body, first_link = invite(tenant, outbox)
+    admin = tenant.client("admin")
+    assert [i["id"] for i in admin.get("/api/v1/invitations?status=pending").json()["data"]] == [body["id"]]
+    with outbox(execute=True):
+        resent = admin.post(f"/api/v1/invitations/{body['id']}/resend")
+    assert resent.status_code == 200 and resent.json()["sent_count"] == 2
+    assert Client().get(first_link).status_code == 404, "the old link stops working"
+    assert admin.delete(f"/api/v1/invitations/{body['id']}").status_code == 204
+    assert admin.get(f"/api/v1/invitations/{body['id']}").json()["status"] == "cancelled"
+    assert admin.get("/api/v1/invitations?status=pending").json()["data"] == []
+    actions = set(AuditEvent.objects.filter(target_id=body["id"]).values_list("action", flat=True))
+    assert actions == {"invitation.created", "invitation.resent", "invitation.cancelled"}
+
+
+def test_an_expired_invitation_cannot_be_accepted(tenant, outbox):
+    body, link = invite(tenant, outbox)
+    Invitation.objects.filter(pk=body["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert Client().get(link).status_code == 404
+    assert tenant.client("admin").get(f"/api/v1/invitations/{body['id']}").json()["status"] == "expired"
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"email": "not-an-email", "role": "developer"}, "email"),
+    ({"email": "x@example.com", "role": "service"}, "role"),
+    ({"email": "x@example.com", "role": "owner"}, "role"),
+])
+def test_invalid_invitations_are_refused(tenant, body, field):
+    response = tenant.client("admin").post("/api/v1/members", body, format="json")
+    assert response.status_code == 400 and field in response.json()["error"]["details"]
+
+
+def test_inviting_a_member_or_a_pending_invitee_again_is_a_conflict(tenant, outbox):
+    invite(tenant, outbox)
+    admin = tenant.client("admin")
+    again = admin.post("/api/v1/members", {"email": "new.person@example.com", "role": "viewer"}, format="json")
+    member = admin.post("/api/v1/members", {"email": tenant.member("developer").user.email, "role": "viewer"}, format="json")
+    assert again.status_code == 409 and member.status_code == 409
