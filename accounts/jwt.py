@@ -27,6 +27,7 @@ from accounts import credential_cache
 from accounts.api import StrictSerializer
 from accounts.authentication import CredentialLoader, InvalidToken
 from accounts.models import Member, TokenSession
+from accounts.signin import count_failure, lockout_seconds
 from accounts.serializers import check_known_scopes, scope_list_field
 
 
@@ -83,8 +84,6 @@ def sign_in(request, data):
     """Check the credentials and the second factor; returns the member. ``request`` is Django's
     HttpRequest. Wrong passwords and wrong codes count toward the django-axes lockout of this email
     from this address; while it holds, even the right password is refused (429 with Retry-After)."""
-    from accounts.web import count_failure, lockout_seconds
-
     email = data["email"].lower()
     wait = lockout_seconds(request, email)
     if wait is not None:

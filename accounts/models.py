@@ -4,6 +4,7 @@ import time
 from base64 import b32encode
 from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models, transaction
 from django.utils import timezone
@@ -221,6 +222,10 @@ class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
     def bin_key(self):
         return bytes.fromhex(self.key)
 
+    def get_throttle_factor(self):
+        # django-otp's setting: after n wrong codes, 2**(n-1) times this many seconds before another try
+        return settings.OTP_TOTP_THROTTLE_FACTOR
+
     def _totp(self):
         totp = TOTP(self.bin_key, self.step, 0, self.digits, 0)
         totp.time = time.time()
@@ -281,6 +286,9 @@ class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
     @property
     def remaining(self):
         return len(self.code_digests)
+
+    def get_throttle_factor(self):
+        return settings.OTP_TOTP_THROTTLE_FACTOR
 
     def verify_token(self, token):
         allowed, _ = self.verify_is_allowed()

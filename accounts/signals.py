@@ -3,6 +3,7 @@
 Signals, not calls in each service, so that every path that saves these models (the API, the admin,
 commands) is covered; ``QuerySet.update()`` sends no signal and must not be used to change them."""
 
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -12,6 +13,7 @@ from oauth2_provider.signals import app_authorized
 import audit
 
 from accounts.gate import bump_generation
+from accounts.middleware import end_session, start_session
 from accounts.models import APIKey, Member, OAuthApplication, Organization, TokenSession, User
 
 
@@ -78,3 +80,14 @@ def _oauth_token_issued(sender, request, token, **kwargs):
     with transaction.atomic():
         audit.record("oauth.token_issued", organization=application.organization, livemode=application.livemode,
                      target=application, metadata={"scopes": token.scope.split(), "user": token.user_id})
+
+
+@receiver(user_logged_in)
+def _signed_in(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        start_session(request, user)
+
+
+@receiver(user_logged_out)
+def _signed_out(sender, request, user, **kwargs):
+    end_session(request)

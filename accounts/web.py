@@ -1,24 +1,17 @@
-"""Browser pages: sign-in (password, then a TOTP code for people with a device) and the OAuth consent
-page. Server-rendered, no JavaScript. The full sign-in flow (two steps, backup codes, enrolment) is
-built on this in the browser sign-in work."""
+"""Browser pages of OAuth (consent) and invitations, and the OAuth introspection endpoint. Sign-in is in
+accounts.signin, the account pages in accounts.account_pages."""
 
 import hashlib
-import math
 
-from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_cool_off
 from django import forms
 from django.conf import settings
-from django.contrib.auth import authenticate, login as auth_login, password_validation, user_login_failed
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max
 from django.http import JsonResponse
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.generic import TemplateView
-from django_otp import devices_for_user, login as otp_login, match_token
+from django_otp import devices_for_user
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauth2_provider.exceptions import OAuthToolkitError
@@ -30,141 +23,7 @@ from oauth2_provider.views import AuthorizationView, IntrospectTokenView
 from accounts import invitations
 from accounts.models import Member, OAuthApplication, User
 from accounts.oauth import OPENID, RegistryScopes
-from config.errors import RATE_LIMIT, error_response
-
-LOCKED_MESSAGE = "Too many failed sign-ins. Try again later."
-
-
-# Brute force (django-axes). Failures are counted per (email, address); Django's authenticate() turns a
-# lockout into a plain failure, so callers ask first, and an attempt refused for a lockout is not
-# counted again (the cool-off is not pushed back by the attacker it holds off).
-
-
-def axes_username(request, credentials=None):
-    """AXES_USERNAME_CALLABLE: the email, lower-cased, so that 'Alice@X' and 'alice@x' are one account."""
-    value = (credentials or {}).get("email") if credentials else getattr(request, "POST", {}).get("email")
-    return value.strip().lower() if isinstance(value, str) else None
-
-
-def lockout_seconds(request, email):
-    """Seconds until this address may try this email again, or None when it may now."""
-    credentials = {"email": email}
-    if AxesProxyHandler.is_allowed(request, credentials):
-        return None
-    return _retry_after(request, credentials)
-
-
-def _retry_after(request, credentials):
-    AxesProxyHandler.update_request(request)
-    cool_off = get_cool_off(request)
-    if cool_off is None:
-        return 3600
-    now = request.axes_attempt_time
-    handler = AxesProxyHandler.get_implementation()
-    latest = None
-    for attempts in getattr(handler, "get_user_attempts", lambda *a: [])(request, credentials):
-        when = attempts.aggregate(latest=Max("attempt_time"))["latest"]
-        if when is not None and (latest is None or when > latest):
-            latest = when
-    return max(1, math.ceil(((latest or now) + cool_off - now).total_seconds()))
-
-
-def count_failure(request, email):
-    """A failure that authenticate() did not see (a wrong second factor) counts like a wrong password."""
-    user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
-
-
-def lockout_response(request, original_response=None, credentials=None):
-    """AXES_LOCKOUT_CALLABLE: the answer to a request django-axes has just locked out. The API gets its
-    JSON error (429 with Retry-After); the browser gets the sign-in page saying so."""
-    wait = _retry_after(request, credentials or {"email": axes_username(request, credentials)})
-    if request.path.startswith("/api/"):
-        message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
-        return error_response(429, RATE_LIMIT, "rate_limited", message, request=request, headers={"Retry-After": str(wait)})
-    response = render(request, "accounts/sign_in.html", {"form": SignInForm(request), "locked": LOCKED_MESSAGE},
-                      status=429)
-    response["Retry-After"] = str(wait)
-    return response
-
-
-class SignInForm(forms.Form):
-    email = forms.EmailField(max_length=254)
-    password = forms.CharField(max_length=4096, strip=False, widget=forms.PasswordInput)
-    otp = forms.CharField(max_length=16, required=False, label="Two-factor code",
-                          widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
-
-    error_messages = {
-        "invalid_login": "Incorrect email or password.",
-        "otp_required": "Enter the code from your authenticator app.",
-        "otp_invalid": "That code is wrong or was already used.",
-        "locked": "Too many failed sign-ins. Try again later.",
-    }
-
-    def __init__(self, request=None, *args, **kwargs):
-        self.request = request
-        self.user_cache = None
-        self.device = None
-        self.retry_after = None
-        super().__init__(*args, **kwargs)
-
-    def clean(self):
-        email, password = self.cleaned_data.get("email"), self.cleaned_data.get("password")
-        if not email or not password:
-            return self.cleaned_data
-        email = email.lower()
-        self.retry_after = lockout_seconds(self.request, email)
-        if self.retry_after is not None:
-            raise forms.ValidationError(self.error_messages["locked"], code="locked")
-        user = authenticate(self.request, email=email, password=password)
-        if user is None:
-            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
-        if any(True for _ in devices_for_user(user, confirmed=True)):
-            code = self.cleaned_data.get("otp")
-            if not code:
-                raise forms.ValidationError(self.error_messages["otp_required"], code="otp_required")
-            self.device = match_token(user, code)
-            if self.device is None:
-                count_failure(self.request, email)
-                raise forms.ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
-        self.user_cache = user
-        return self.cleaned_data
-
-    def get_user(self):
-        return self.user_cache
-
-
-class SignInView(LoginView):
-    template_name = "accounts/sign_in.html"
-    authentication_form = SignInForm
-    redirect_authenticated_user = False
-
-    def form_valid(self, form):
-        auth_login(self.request, form.get_user())  # rotates the session id
-        if form.device is not None:
-            otp_login(self.request, form.device)
-        return super(LoginView, self).form_valid(form)
-
-    def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if form.has_error("__all__", "locked"):
-            response.status_code = 429
-            response["Retry-After"] = str(form.retry_after)
-        return response
-
-
-class AccountView(LoginRequiredMixin, TemplateView):
-    """Where sign-in lands: who you are and the organizations you belong to."""
-
-    template_name = "accounts/account.html"
-
-    def get_context_data(self, **kwargs):
-        memberships = Member.objects.filter(user=self.request.user).select_related("organization").order_by("organization__name")
-        return {**super().get_context_data(**kwargs), "memberships": memberships}
-
-
-class SignOutView(LogoutView):
-    template_name = "accounts/signed_out.html"
-
+from accounts.signin import complete_sign_in
 
 def _membership(user, application):
     return Member.objects.filter(organization_id=application.organization_id, user=user).first()
@@ -337,7 +196,7 @@ class InvitationView(TemplateView):
             with transaction.atomic():
                 user = User.objects.create_user(email=self.invitation.email, password=form.cleaned_data["password"])
                 invitations.accept(token=self.token, user=user)
-            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            complete_sign_in(request, user)
         elif user.is_authenticated and user.email == self.invitation.email:
             invitations.accept(token=self.token, user=user)
         else:

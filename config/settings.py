@@ -58,6 +58,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or _generated_secret("django-secret-ke
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.messages",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,8 +70,6 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "rest_framework_simplejwt.token_blacklist",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
     "axes",
     "accounts",
     "keystore",
@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -103,6 +105,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
             ]
         },
     }
@@ -177,6 +180,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Sessions end after 30 idle minutes (the expiry moves with every request) and 12 hours after sign-in
+# whatever the activity (accounts.middleware.SessionPolicyMiddleware).
+SESSION_COOKIE_AGE = int(os.environ.get("OPENPAAS_SESSION_IDLE_SECONDS", str(30 * 60)))
+SESSION_SAVE_EVERY_REQUEST = True
+OPENPAAS_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("OPENPAAS_SESSION_ABSOLUTE_SECONDS", str(12 * 3600)))
+# Sensitive actions (keys, roles, second factors, password) need a password or code confirmed this recently.
+OPENPAAS_SUDO_SECONDS = 10 * 60
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
@@ -290,16 +300,19 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 
+# Wrong second-factor codes back off: after n of them, 2**(n-1) seconds before another try (django-otp).
+OTP_TOTP_THROTTLE_FACTOR = 1
+
 # Brute force (django-axes): failures per account and address; the client address only from a trusted proxy.
 AXES_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_FAILURES", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OPENPAAS_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
-AXES_USERNAME_CALLABLE = "accounts.web.axes_username"  # lower-cased, as sign-in looks people up
+AXES_USERNAME_CALLABLE = "accounts.signin.axes_username"  # lower-cased, as sign-in looks people up
 AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip_of_request"
 AXES_RESET_ON_SUCCESS = True
 # A lockout answers like the rest: the API's JSON error (429, Retry-After), the sign-in page for browsers.
-AXES_LOCKOUT_CALLABLE = "accounts.web.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp"]  # masked in what django-axes stores of a request
 AXES_VERBOSE = False
 

@@ -17,7 +17,9 @@ from accounts.views import (
     TokenRefreshView,
     TokenRevokeView,
 )
-from accounts.web import AccountView, ConsentView, InvitationView, OwnTokensIntrospectView, SignInView, SignOutView
+from accounts import account_pages
+from accounts.signin import SecondFactorView, SignInView, SignOutView
+from accounts.web import ConsentView, InvitationView, OwnTokensIntrospectView
 from audit.views import AuditEventViewSet
 from connectors.views import ConnectorViewSet, DatasetViewSet, WorkflowViewSet
 from webhooks.views import WebhookEndpointViewSet
@@ -90,8 +92,18 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("oauth/", include((oauth, "oauth2_provider"))),
     path("login", SignInView.as_view(), name="login"),
+    path("login/verify", SecondFactorView.as_view(), name="login-verify"),
     path("logout", SignOutView.as_view(), name="logout"),
-    path("account", AccountView.as_view(), name="account"),
+    path("account", account_pages.AccountView.as_view(), name="account"),
+    path("account/sudo", account_pages.SudoView.as_view(), name="sudo"),
+    path("account/security", account_pages.SecurityView.as_view(), name="account-security"),
+    path("account/security/enrol", account_pages.EnrolView.as_view(), name="mfa-enrol"),
+    path("account/security/backup-codes", account_pages.BackupCodesView.as_view(), name="backup-codes"),
+    path("account/security/second-factors/remove", account_pages.RemoveSecondFactorsView.as_view(), name="mfa-remove"),
+    path("account/security/sessions/end", account_pages.EndSessionsView.as_view(), name="end-sessions"),
+    path("account/security/password", account_pages.PasswordView.as_view(), name="password"),
+    path("account/security/keys", account_pages.OwnKeysView.as_view(), name="own-keys"),
+    path("account/security/keys/<str:key_id>/<str:verb>", account_pages.OwnKeysView.as_view(), name="own-key"),
     path("invitations/<str:token>", InvitationView.as_view(), name="accept-invitation"),
 ]
 

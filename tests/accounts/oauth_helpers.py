@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.test import Client
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import AuthenticatorDevice
 from accounts.services import create_oauth_application
 
 PASSWORD = "correct horse battery staple 42"
@@ -37,13 +37,13 @@ def person(tenant, role, password=PASSWORD):
 
 
 def totp_device(user):
-    return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    return AuthenticatorDevice.objects.create(user=user, name="phone", confirmed=True)
 
 
 def totp_code(device, offset=0):
     """The device's current code (``offset`` steps away)."""
     device.refresh_from_db()
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift + offset)
+    totp = TOTP(device.bin_key, device.step, 0, device.digits, offset)
     return f"{totp.token():0{device.digits}d}"
 
 
@@ -80,7 +80,12 @@ def query_of(url):
 
 
 def sign_in(browser, email, password=PASSWORD, otp=""):
-    return browser.post("/login", {"email": email, "password": password, "otp": otp})
+    """The two sign-in steps: email and password, then (``otp`` given) the second-factor code. Returns
+    the last response."""
+    response = browser.post("/login", {"email": email, "password": password})
+    if otp and response.status_code == 302 and response["Location"].startswith("/login/verify"):
+        response = browser.post("/login/verify", {"code": otp})
+    return response
 
 
 def browser_for(user, password=PASSWORD, otp=""):

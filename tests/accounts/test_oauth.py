@@ -315,8 +315,9 @@ def test_a_member_with_a_second_factor_must_give_a_valid_code(tenant, settings):
 
     password_only = Client()
     response = sign_in(password_only, developer.user.email)
-    assert response.status_code == 200 and "Enter the code" in response.content.decode()
-    wrong = sign_in(password_only, developer.user.email, otp="000000" if totp_code(device) != "000000" else "111111")
+    assert response.status_code == 302 and response["Location"].startswith("/login/verify")
+    assert "_auth_user_id" not in password_only.session, "no session on the password alone"
+    wrong = password_only.post("/login/verify", {"code": "000000" if totp_code(device) != "000000" else "111111"})
     assert wrong.status_code == 200 and "wrong or was already used" in wrong.content.decode()
     refused = password_only.get(authorize_url(application, challenge=pkce_pair()[1]))
     assert refused.status_code == 302 and refused["Location"].startswith("/login")
@@ -394,7 +395,7 @@ def test_asking_only_for_what_the_role_lacks_is_refused_before_consent(tenant):
 
 
 def test_a_person_outside_the_applications_organization_is_refused(tenant, other_tenant):
-    outsider = person(other_tenant, "admin")
+    outsider = person(other_tenant, "developer")
     application, _ = make_application(tenant)
     browser = browser_for(outsider.user)
     page = browser.get(authorize_url(application, challenge=pkce_pair()[1]))

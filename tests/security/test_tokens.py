@@ -505,7 +505,8 @@ def test_password_alone_gives_no_session_or_token_to_a_member_with_a_device(tena
     device = totp_device(developer.user)
     browser = Client()
     page = sign_in(browser, developer.user.email)
-    assert page.status_code == 200 and "_auth_user_id" not in browser.session
+    assert page.status_code == 302 and page["Location"].startswith("/login/verify")
+    assert "_auth_user_id" not in browser.session
     assert browser.get("/account").status_code == 302
     response = APIClient().post("/api/v1/auth/token", {"email": developer.user.email, "password": PASSWORD,
                                                        "organization": tenant.org.id}, format="json")

@@ -1,0 +1,247 @@
+"""The signed-in person's pages: their organizations (and which one they are working in), and account
+security: second factors, backup codes, browser sessions, password, and their own API keys.
+
+Sensitive actions (creating or rolling a key, turning two-factor off, new backup codes, a new
+password) need "sudo": the password or a code confirmed in the last OPENPAAS_SUDO_SECONDS, as GitHub does.
+"""
+
+import time
+from base64 import b32encode
+from importlib import import_module
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import authenticate, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import TemplateView
+from django_otp import login as otp_login, match_token
+
+from accounts import mfa, services
+from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Member, UserSession
+from accounts.principal import session_principal
+
+ORGANIZATION = "openpaas_organization"
+SUDO_AT = "openpaas_sudo_at"
+
+
+def current_membership(request):
+    """The organization the person works in: their choice, held in this session (never a "last used"
+    field on the account), or their first membership."""
+    memberships = Member.objects.filter(user=request.user).select_related("organization", "user")
+    chosen = memberships.filter(organization_id=request.session.get(ORGANIZATION)).first()
+    return chosen or memberships.order_by("organization__name").first()
+
+
+def sudo_is_fresh(request):
+    return time.time() - request.session.get(SUDO_AT, 0) < settings.OPENPAAS_SUDO_SECONDS
+
+
+def require_sudo(request):
+    """None when sudo is fresh, else the redirect to confirm it (then back to where the person was)."""
+    if sudo_is_fresh(request):
+        return None
+    back = request.META.get("HTTP_REFERER", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("account-security")
+    return redirect(f"{reverse('sudo')}?next={back}")
+
+
+class AccountView(LoginRequiredMixin, TemplateView):
+    """Where sign-in lands: who you are, your organizations, and which one you are working in."""
+
+    template_name = "accounts/account.html"
+
+    def get_context_data(self, **kwargs):
+        memberships = Member.objects.filter(user=self.request.user).select_related("organization").order_by("organization__name")
+        return {**super().get_context_data(**kwargs), "memberships": memberships,
+                "current": current_membership(self.request)}
+
+    def post(self, request):
+        organization_id = request.POST.get("organization", "")
+        if not Member.objects.filter(user=request.user, organization_id=organization_id).exists():
+            raise Http404
+        request.session[ORGANIZATION] = organization_id
+        return redirect("account")
+
+
+class SudoForm(forms.Form):
+    secret = forms.CharField(max_length=4096, strip=False, label="Your password or a two-factor code",
+                             widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class SudoView(LoginRequiredMixin, View):
+    """Confirm it is still you, with your password or a code, before a sensitive action."""
+
+    def _next(self, request):
+        target = request.POST.get("next") or request.GET.get("next") or ""
+        return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else reverse("account-security")
+
+    def get(self, request):
+        return render(request, "accounts/sudo.html", {"form": SudoForm(), "next": self._next(request)})
+
+    def post(self, request):
+        form = SudoForm(request.POST)
+        if form.is_valid():
+            secret = form.cleaned_data["secret"]
+            confirmed = authenticate(request, email=request.user.email, password=secret) is not None
+            if not confirmed and mfa.has_second_factor(request.user):
+                device = match_token(request.user, secret)
+                confirmed = device is not None
+            if confirmed:
+                request.session[SUDO_AT] = time.time()
+                return redirect(self._next(request))
+            form.add_error("secret", "That is neither your password nor a current code.")
+        return render(request, "accounts/sudo.html", {"form": form, "next": self._next(request)}, status=400)
+
+
+class SecurityView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/security.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        membership = current_membership(self.request)
+        keys = (APIKey.objects.filter(member=membership).order_by("-created_at") if membership else APIKey.objects.none())
+        return {
+            **super().get_context_data(**kwargs),
+            "authenticator": AuthenticatorDevice.objects.filter(user=user, confirmed=True).first(),
+            "backup_codes": BackupCodeDevice.objects.filter(user=user).first(),
+            "must_have_mfa": mfa.must_have_second_factor(user),
+            "sessions": UserSession.objects.filter(user=user).order_by("-last_activity"),
+            "this_session": self.request.session.session_key,
+            "membership": membership,
+            "keys": keys,
+            "scope_choices": sorted(membership.max_scopes()) if membership else [],
+            "sudo": sudo_is_fresh(self.request),
+        }
+
+
+class EnrolView(LoginRequiredMixin, View):
+    """Set up an authenticator app: scan the QR code (or type the secret), confirm with a first code,
+    and keep the ten backup codes shown once."""
+
+    def get(self, request):
+        if AuthenticatorDevice.objects.filter(user=request.user, confirmed=True).exists():
+            return redirect("account-security")
+        return self._page(request, mfa.pending_authenticator(request.user))
+
+    def _page(self, request, device, error=None, status=200):
+        url = device.config_url()
+        return render(request, "accounts/enrol.html", {
+            "qr_svg": mfa.qr_svg(url), "secret": b32encode(device.bin_key).decode(), "error": error,
+            "must": mfa.must_have_second_factor(request.user)}, status=status)
+
+    def post(self, request):
+        device = mfa.pending_authenticator(request.user)
+        codes = mfa.confirm_authenticator(device, request.POST.get("code", ""))
+        if codes is None:
+            return self._page(request, device, "That code is not right. Check the time on your phone and try the next one.", 400)
+        otp_login(request, device)  # this session has now passed the second factor
+        return render(request, "accounts/backup_codes.html", {"codes": codes, "first_time": True})
+
+
+class BackupCodesView(LoginRequiredMixin, View):
+    def post(self, request):
+        if not mfa.has_second_factor(request.user):
+            return redirect("mfa-enrol")
+        if (needed := require_sudo(request)) is not None:
+            return needed
+        return render(request, "accounts/backup_codes.html", {"codes": mfa.replace_backup_codes(request.user)})
+
+
+class RemoveSecondFactorsView(LoginRequiredMixin, View):
+    def post(self, request):
+        if (needed := require_sudo(request)) is not None:
+            return needed
+        if not mfa.remove_second_factors(request.user):
+            return render(request, "accounts/refused.html",
+                          {"reason": "Your role or organization requires two-factor authentication."}, status=409)
+        return redirect("account-security")
+
+
+def _end_session(session_key):
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    store(session_key=session_key).delete()
+
+
+class EndSessionsView(LoginRequiredMixin, View):
+    """End one of your other browser sessions (``session`` = its id), or all of them (``all``)."""
+
+    def post(self, request):
+        others = UserSession.objects.filter(user=request.user).exclude(session_key=request.session.session_key)
+        if request.POST.get("all") != "others":
+            others = others.filter(pk=request.POST.get("session") or 0)
+        ended = list(others)
+        with transaction.atomic():
+            for record in ended:
+                _end_session(record.session_key)
+                record.delete()
+            if ended:
+                mfa.record_for_user("auth.session_revoked", request.user, {"count": len(ended)})
+        return redirect("account-security")
+
+
+class PasswordView(LoginRequiredMixin, View):
+    def get(self, request):
+        if (needed := require_sudo(request)) is not None:
+            return needed
+        return render(request, "accounts/password.html", {"form": PasswordChangeForm(request.user)})
+
+    def post(self, request):
+        if (needed := require_sudo(request)) is not None:
+            return needed
+        form = PasswordChangeForm(request.user, request.POST)
+        if not form.is_valid():
+            return render(request, "accounts/password.html", {"form": form}, status=400)
+        form.save()
+        update_session_auth_hash(request, form.user)  # this session goes on; the others end
+        return render(request, "accounts/done.html", {"message": "Your password is changed."})
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    livemode = forms.BooleanField(required=False)
+    scopes = forms.MultipleChoiceField(choices=[])
+
+    def __init__(self, *args, allowed, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [(scope, scope) for scope in sorted(allowed)]
+
+
+class OwnKeysView(LoginRequiredMixin, View):
+    """Your own API keys in the organization you work in: create (shown once), roll, revoke."""
+
+    def post(self, request, key_id=None, verb=None):
+        membership = current_membership(request)
+        if membership is None:
+            raise Http404
+        if verb == "revoke":
+            api_key = APIKey.objects.filter(member=membership, pk=key_id).first() or _not_found()
+            services.revoke_api_key(principal=session_principal(membership, api_key.livemode), api_key=api_key)
+            return redirect("account-security")
+        if (needed := require_sudo(request)) is not None:
+            return needed
+        if verb == "roll":
+            api_key = APIKey.objects.filter(member=membership, pk=key_id).first() or _not_found()
+            new_key, secret = services.roll_api_key(principal=session_principal(membership, api_key.livemode),
+                                                    api_key=api_key, expires_in=24 * 3600)
+            return render(request, "accounts/key_created.html", {"api_key": new_key, "secret": secret, "rolled": api_key})
+        form = KeyForm(request.POST, allowed=membership.max_scopes())
+        if not form.is_valid():
+            return render(request, "accounts/refused.html", {"reason": "Give the key a name and at least one scope."}, status=400)
+        livemode = form.cleaned_data["livemode"]
+        api_key, secret = services.create_api_key(
+            member=membership, livemode=livemode, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+            principal=session_principal(membership, livemode))
+        return render(request, "accounts/key_created.html", {"api_key": api_key, "secret": secret})
+
+
+def _not_found():
+    raise Http404
+

@@ -1,0 +1,214 @@
+"""Browser sign-in: email and password, then, for a person with a second factor, a code from their
+authenticator app or one of their backup codes. The session (and its new id) is granted only after both:
+between the steps the session holds nothing but who is half-way, for five minutes.
+
+django-axes counts every failure (passwords and codes) per account and address and locks both steps."""
+
+import math
+import time
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from django import forms
+from django.contrib.auth import authenticate, get_user_model, login as auth_login, user_login_failed
+from django.contrib.auth.views import LoginView, LogoutView, RedirectURLMixin
+from django.db import transaction
+from django.db.models import Max
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.generic import FormView
+from django_otp import login as otp_login, match_token
+
+from accounts import mfa
+from config.errors import RATE_LIMIT, error_response
+
+PENDING = "openpaas_pending_sign_in"
+PENDING_SECONDS = 5 * 60
+
+LOCKED_MESSAGE = "Too many failed sign-ins. Try again later."
+
+
+# Brute force (django-axes). Failures are counted per (email, address); Django's authenticate() turns a
+# lockout into a plain failure, so callers ask first, and an attempt refused for a lockout is not
+# counted again (the cool-off is not pushed back by the attacker it holds off).
+
+
+def axes_username(request, credentials=None):
+    """AXES_USERNAME_CALLABLE: the email, lower-cased, so that 'Alice@X' and 'alice@x' are one account."""
+    value = (credentials or {}).get("email") if credentials else getattr(request, "POST", {}).get("email")
+    return value.strip().lower() if isinstance(value, str) else None
+
+
+def lockout_seconds(request, email):
+    """Seconds until this address may try this email again, or None when it may now."""
+    credentials = {"email": email}
+    if AxesProxyHandler.is_allowed(request, credentials):
+        return None
+    return _retry_after(request, credentials)
+
+
+def _retry_after(request, credentials):
+    AxesProxyHandler.update_request(request)
+    cool_off = get_cool_off(request)
+    if cool_off is None:
+        return 3600
+    now = request.axes_attempt_time
+    handler = AxesProxyHandler.get_implementation()
+    latest = None
+    for attempts in getattr(handler, "get_user_attempts", lambda *a: [])(request, credentials):
+        when = attempts.aggregate(latest=Max("attempt_time"))["latest"]
+        if when is not None and (latest is None or when > latest):
+            latest = when
+    return max(1, math.ceil(((latest or now) + cool_off - now).total_seconds()))
+
+
+def count_failure(request, email):
+    """A failure that authenticate() did not see (a wrong second factor) counts like a wrong password."""
+    user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: the answer to a request django-axes has just locked out. The API gets its
+    JSON error (429 with Retry-After); the browser gets the sign-in page saying so."""
+    wait = _retry_after(request, credentials or {"email": axes_username(request, credentials)})
+    if request.path.startswith("/api/"):
+        message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
+        return error_response(429, RATE_LIMIT, "rate_limited", message, request=request, headers={"Retry-After": str(wait)})
+    response = render(request, "accounts/sign_in.html", {"form": SignInForm(request), "locked": LOCKED_MESSAGE},
+                      status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+class SignInForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    password = forms.CharField(max_length=4096, strip=False, widget=forms.PasswordInput)
+
+    error_messages = {
+        # The same for an unknown email and a wrong password.
+        "invalid_login": "Incorrect email or password.",
+        "locked": LOCKED_MESSAGE,
+    }
+
+    def __init__(self, request=None, *args, **kwargs):
+        self.request = request
+        self.user_cache = None
+        self.retry_after = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        email, password = self.cleaned_data.get("email"), self.cleaned_data.get("password")
+        if not email or not password:
+            return self.cleaned_data
+        email = email.lower()
+        self.retry_after = lockout_seconds(self.request, email)
+        if self.retry_after is not None:
+            raise forms.ValidationError(self.error_messages["locked"], code="locked")
+        user = authenticate(self.request, email=email, password=password)
+        if user is None:
+            _record_failure(email, "password")
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+        self.user_cache = user
+        return self.cleaned_data
+
+    def get_user(self):
+        return self.user_cache
+
+
+def _record_failure(email, step):
+    user = get_user_model().objects.filter(email=email).first()
+    if user is not None:  # an unknown email belongs to no organization's log
+        with transaction.atomic():
+            mfa.record_for_user("auth.login_failed", user, {"step": step})
+
+
+def _locked(response, retry_after):
+    response.status_code = 429
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def complete_sign_in(request, user, device=None):
+    """The session: a new id, the person, and (with a device) the second factor it was verified by."""
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if device is not None:
+        otp_login(request, device)
+    with transaction.atomic():
+        mfa.record_for_user("auth.login", user, {"second_factor": device.__class__.__name__ if device else None})
+
+
+class SignInView(LoginView):
+    """Step one. A person with a second factor goes on to step two; anyone else is signed in (and, if
+    they must have a second factor, sent to enrolment by SessionPolicyMiddleware)."""
+
+    template_name = "accounts/sign_in.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = False
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if mfa.has_second_factor(user):
+            self.request.session.cycle_key()
+            self.request.session[PENDING] = {"user": user.pk, "email": user.email, "at": time.time(),
+                                             "next": self.get_redirect_url()}
+            return redirect("login-verify")
+        complete_sign_in(self.request, user)
+        return redirect(self.get_success_url())
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        return _locked(response, form.retry_after) if form.has_error("__all__", "locked") else response
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(max_length=32, strip=True,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}))
+
+
+class SecondFactorView(RedirectURLMixin, FormView):
+    """Step two: a code from the authenticator app, or a backup code (each works once)."""
+
+    template_name = "accounts/second_factor.html"
+    form_class = SecondFactorForm
+
+    def dispatch(self, request, *args, **kwargs):
+        pending = request.session.get(PENDING)
+        if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+            request.session.pop(PENDING, None)
+            return redirect("login")
+        self.pending = pending
+        self.user = get_user_model().objects.filter(pk=pending["user"], is_active=True).first()
+        if self.user is None:
+            return redirect("login")
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        email = self.pending["email"]
+        retry_after = lockout_seconds(self.request, email)
+        if retry_after is not None:
+            form.add_error(None, LOCKED_MESSAGE)
+            return _locked(self.form_invalid(form), retry_after)
+        device = match_token(self.user, form.cleaned_data["code"])
+        if device is None:
+            count_failure(self.request, email)
+            _record_failure(email, "second_factor")
+            form.add_error("code", "That code is wrong or was already used.")
+            retry_after = lockout_seconds(self.request, email)
+            response = self.form_invalid(form)
+            return _locked(response, retry_after) if retry_after is not None else response
+        next_url = self.pending.get("next") or ""
+        del self.request.session[PENDING]
+        complete_sign_in(self.request, self.user, device)
+        return redirect(next_url or reverse("account"))
+
+
+class SignOutView(LogoutView):
+    """Ends the session on the server: the old cookie no longer signs anyone in."""
+
+    template_name = "accounts/signed_out.html"
+
+    def post(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            with transaction.atomic():
+                mfa.record_for_user("auth.logout", request.user)
+        return super().post(request, *args, **kwargs)
