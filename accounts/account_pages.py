@@ -18,14 +18,17 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views import View
 from django.views.generic import TemplateView
-from django_otp import login as otp_login, match_token
+from django_otp import login as otp_login
 
 from accounts import mfa, services
+from accounts.middleware import live_sessions, rekey_session
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Member, UserSession
 from accounts.principal import session_principal
+from accounts.signin import count_failure, locked_message, lockout_seconds
+from config.errors import Conflict
 
 ORGANIZATION = "openpaas_organization"
 SUDO_AT = "openpaas_sudo_at"
@@ -50,7 +53,7 @@ def require_sudo(request):
     back = request.META.get("HTTP_REFERER", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("account-security")
-    return redirect(f"{reverse('sudo')}?next={back}")
+    return redirect(f"{reverse('sudo')}?{urlencode({'next': back})}")
 
 
 class AccountView(LoginRequiredMixin, TemplateView):
@@ -88,17 +91,40 @@ class SudoView(LoginRequiredMixin, View):
 
     def post(self, request):
         form = SudoForm(request.POST)
+        status = 400
         if form.is_valid():
-            secret = form.cleaned_data["secret"]
-            confirmed = authenticate(request, email=request.user.email, password=secret) is not None
-            if not confirmed and mfa.has_second_factor(request.user):
-                device = match_token(request.user, secret)
-                confirmed = device is not None
-            if confirmed:
+            wait = lockout_seconds(request, request.user.email)
+            if wait is not None:
+                form.add_error("secret", locked_message(wait))
+                status = 429
+            elif self._confirmed(request, form.cleaned_data["secret"]):
                 request.session[SUDO_AT] = time.time()
                 return redirect(self._next(request))
-            form.add_error("secret", "That is neither your password nor a current code.")
-        return render(request, "accounts/sudo.html", {"form": form, "next": self._next(request)}, status=400)
+            else:
+                form.add_error("secret", "That is neither your password nor a current code.")
+        response = render(request, "accounts/sudo.html", {"form": form, "next": self._next(request)}, status=status)
+        if status == 429:
+            response["Retry-After"] = str(wait)
+        return response
+
+    @staticmethod
+    def _confirmed(request, secret):
+        """The password or a code. An authenticator code is checked only as a code (no password is six
+        digits), so that confirming with codes never counts as wrong passwords toward the lockout; a
+        wrong code counts as one failure, as on the sign-in page."""
+        user = request.user
+        has_second_factor = mfa.has_second_factor(user)
+        if has_second_factor and mfa.is_authenticator_code(secret):
+            device, backing_off = mfa.verify_code(user, secret)
+            if device is None and backing_off is None:
+                count_failure(request, user.email)
+            return device is not None
+        if has_second_factor and mfa.is_backup_code(secret):
+            device, _ = mfa.verify_code(user, secret)
+            if device is not None:
+                return True
+        # authenticate() counts a wrong password toward the lockout itself
+        return authenticate(request, email=user.email, password=secret) is not None
 
 
 class SecurityView(LoginRequiredMixin, TemplateView):
@@ -113,7 +139,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
             "authenticator": AuthenticatorDevice.objects.filter(user=user, confirmed=True).first(),
             "backup_codes": BackupCodeDevice.objects.filter(user=user).first(),
             "must_have_mfa": mfa.must_have_second_factor(user),
-            "sessions": UserSession.objects.filter(user=user).order_by("-last_activity"),
+            "sessions": live_sessions(user),
             "this_session": self.request.session.session_key,
             "membership": membership,
             "keys": keys,
@@ -138,6 +164,8 @@ class EnrolView(LoginRequiredMixin, View):
             "must": mfa.must_have_second_factor(request.user)}, status=status)
 
     def post(self, request):
+        if AuthenticatorDevice.objects.filter(user=request.user, confirmed=True).exists():
+            return redirect("account-security")  # a second one only after removing the first (with sudo)
         device = mfa.pending_authenticator(request.user)
         codes = mfa.confirm_authenticator(device, request.POST.get("code", ""))
         if codes is None:
@@ -170,20 +198,33 @@ def _end_session(session_key):
     store(session_key=session_key).delete()
 
 
+def end_other_sessions(request, only=None):
+    """End the person's other browser sessions (or only the one recorded as ``only``), on the server.
+    Returns how many ended."""
+    others = UserSession.objects.filter(user=request.user).exclude(session_key=request.session.session_key)
+    if only is not None:
+        others = others.filter(pk=only)
+    ended = list(others)
+    with transaction.atomic():
+        for record in ended:
+            _end_session(record.session_key)
+            record.delete()
+        if ended:
+            mfa.record_for_user("auth.session_revoked", request.user, {"count": len(ended)})
+    return len(ended)
+
+
 class EndSessionsView(LoginRequiredMixin, View):
     """End one of your other browser sessions (``session`` = its id), or all of them (``all``)."""
 
     def post(self, request):
-        others = UserSession.objects.filter(user=request.user).exclude(session_key=request.session.session_key)
-        if request.POST.get("all") != "others":
-            others = others.filter(pk=request.POST.get("session") or 0)
-        ended = list(others)
-        with transaction.atomic():
-            for record in ended:
-                _end_session(record.session_key)
-                record.delete()
-            if ended:
-                mfa.record_for_user("auth.session_revoked", request.user, {"count": len(ended)})
+        if request.POST.get("all") == "others":
+            end_other_sessions(request)
+        else:
+            session_id = request.POST.get("session", "")
+            if not session_id.isascii() or not session_id.isdigit() or len(session_id) > 18:
+                return render(request, "accounts/refused.html", {"reason": "No such session."}, status=400)
+            end_other_sessions(request, only=int(session_id))
         return redirect("account-security")
 
 
@@ -199,8 +240,14 @@ class PasswordView(LoginRequiredMixin, View):
         form = PasswordChangeForm(request.user, request.POST)
         if not form.is_valid():
             return render(request, "accounts/password.html", {"form": form}, status=400)
-        form.save()
-        update_session_auth_hash(request, form.user)  # this session goes on; the others end
+        old_key = request.session.session_key
+        with transaction.atomic():
+            form.save()
+            mfa.record_for_user("auth.password_changed", request.user)
+        # This session goes on, under a new id; every other one ends now (not only when next used).
+        update_session_auth_hash(request, form.user)
+        rekey_session(old_key, request.session.session_key)
+        end_other_sessions(request)
         return render(request, "accounts/done.html", {"message": "Your password is changed."})
 
 
@@ -219,7 +266,7 @@ class OwnKeysView(LoginRequiredMixin, View):
 
     def post(self, request, key_id=None, verb=None):
         membership = current_membership(request)
-        if membership is None:
+        if membership is None or verb not in (None, "revoke", "roll"):
             raise Http404
         if verb == "revoke":
             api_key = APIKey.objects.filter(member=membership, pk=key_id).first() or _not_found()
@@ -229,9 +276,13 @@ class OwnKeysView(LoginRequiredMixin, View):
             return needed
         if verb == "roll":
             api_key = APIKey.objects.filter(member=membership, pk=key_id).first() or _not_found()
-            new_key, secret = services.roll_api_key(principal=session_principal(membership, api_key.livemode),
-                                                    api_key=api_key, expires_in=24 * 3600)
+            try:
+                new_key, secret = services.roll_api_key(principal=session_principal(membership, api_key.livemode),
+                                                        api_key=api_key, expires_in=24 * 3600)
+            except Conflict as conflict:
+                return render(request, "accounts/refused.html", {"reason": str(conflict.detail)}, status=409)
             return render(request, "accounts/key_created.html", {"api_key": new_key, "secret": secret, "rolled": api_key})
+
         form = KeyForm(request.POST, allowed=membership.max_scopes())
         if not form.is_valid():
             return render(request, "accounts/refused.html", {"reason": "Give the key a name and at least one scope."}, status=400)

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
-from django_otp import devices_for_user, match_token
 from rest_framework import exceptions, serializers
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -23,7 +22,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 import audit
-from accounts import credential_cache
+from accounts import credential_cache, mfa
 from accounts.api import StrictSerializer
 from accounts.authentication import CredentialLoader, InvalidToken
 from accounts.models import Member, TokenSession
@@ -40,6 +39,12 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
 class MFARequired(exceptions.AuthenticationFailed):
     default_detail = "This account has two-factor authentication: send the current code as 'otp'."
     default_code = "mfa_required"
+
+
+class MFAEnrollmentRequired(exceptions.AuthenticationFailed):
+    default_detail = ("Your role or organization requires two-factor authentication: sign in with a browser "
+                      "and set it up first.")
+    default_code = "mfa_enrollment_required"
 
 
 class MFAInvalid(exceptions.AuthenticationFailed):
@@ -97,14 +102,19 @@ def sign_in(request, data):
               .filter(organization_id=data["organization"], user=user).first())
     if member is None:
         raise InvalidCredentials()
-    if any(True for _ in devices_for_user(user, confirmed=True)):
+    if mfa.has_second_factor(user):
         if not data.get("otp"):
             raise MFARequired()
-        if match_token(user, data["otp"]) is None:  # a used code no longer matches
-            count_failure(request, email)
+        device, backing_off = mfa.verify_code(user, data["otp"])  # a used code no longer matches
+        if device is None:
+            if backing_off is None:  # a code held back by the back-off was not checked: no failure
+                count_failure(request, email)
             if getattr(request, "axes_locked_out", False):
                 raise Locked(wait=lockout_seconds(request, email) or 1)
             raise MFAInvalid()
+    elif mfa.must_have_second_factor(user):
+        # Nothing but enrolment (in the browser) until a person who must have a second factor has one.
+        raise MFAEnrollmentRequired()
     if settings.AXES_RESET_ON_SUCCESS:  # as a browser sign-in does (django-axes' user_logged_in)
         AxesProxyHandler.reset_attempts(username=email, ip_address=request.axes_ip_address)
     return member

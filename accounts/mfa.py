@@ -4,16 +4,18 @@ The devices are django-otp plugins of our own (accounts.models.AuthenticatorDevi
 django-otp's ``match_token`` and ``login`` do the checking and mark the session verified.
 """
 
+import math
 from io import BytesIO
 
 import qrcode
 import qrcode.image.svg
 from django.db import transaction
+from django.utils import timezone
 from django_otp import devices_for_user
 
 import audit
 from accounts import scopes as scope_registry
-from accounts.models import AuthenticatorDevice, BackupCodeDevice, Member
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, Member, normalize_backup_code
 from accounts.principal import session_principal
 
 
@@ -29,6 +31,45 @@ def must_have_second_factor(user) -> bool:
 
 def must_enrol(user) -> bool:
     return must_have_second_factor(user) and not has_second_factor(user)
+
+
+def _authenticator_code(code: str) -> str | None:
+    """The digits of an authenticator code (typed perhaps as "123 456"), or None for anything else."""
+    digits = "".join(str(code).split())
+    return digits if digits.isdigit() and len(digits) <= 10 else None
+
+
+def is_authenticator_code(secret: str) -> bool:
+    return _authenticator_code(secret) is not None
+
+
+def is_backup_code(secret: str) -> bool:
+    """Shaped like a backup code (12 letters and digits, dashes and case aside)."""
+    text = str(secret).strip()
+    return " " not in text and len(normalize_backup_code(text)) == 12 and len(text) <= 16
+
+
+def verify_code(user, code):
+    """Check a second-factor code: an authenticator's digits against the authenticator app, anything
+    else against the backup codes, so that typing one kind is never a wrong code of the other (which
+    would hold up its back-off). Returns (device, None) when a device accepts it; (None, seconds) when
+    the devices for it are backing off after wrong codes and it was not checked; (None, None) when it
+    is wrong or was already used."""
+    digits = _authenticator_code(code)
+    model = AuthenticatorDevice if digits is not None else BackupCodeDevice
+    token = digits if digits is not None else str(code)
+    waits, checked = [], False
+    with transaction.atomic():
+        for device in model.objects.filter(user=user, confirmed=True).select_for_update():
+            allowed, details = device.verify_is_allowed()
+            if not allowed:
+                until = (details or {}).get("locked_until")
+                waits.append(max(1, math.ceil((until - timezone.now()).total_seconds())) if until else 1)
+                continue
+            checked = True
+            if device.verify_token(token):
+                return device, None
+    return None, (min(waits) if waits and not checked else None)
 
 
 def record_for_user(action, user, metadata=None):

@@ -137,6 +137,7 @@ class APIKey(TenantModel):
     objects = APIKeyQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "API key"
         indexes = [tenant_index("apikey_tenant_idx")]
 
     def __str__(self):
@@ -178,6 +179,7 @@ class OAuthApplication(AbstractApplication):
     objects = TenantQuerySet.as_manager()
 
     class Meta(AbstractApplication.Meta):
+        verbose_name = "OAuth application"
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         indexes = [tenant_index("oauthapp_tenant_idx")]
 

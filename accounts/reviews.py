@@ -49,12 +49,15 @@ def start(*, organization, started_by, due_date):
 
 
 def decide(*, item, decision, decided_by, new_role="", note=""):
-    if item.review.completed_at:
-        raise Conflict("This review is completed.")
+    if decision not in dict(AccessReviewItem.DECISIONS):
+        raise Conflict("Decide keep, change_role or revoke.")
     if decision == AccessReviewItem.CHANGE_ROLE:
         if item.api_key_id or new_role not in scope_registry.HUMAN_ROLE_IDS or item.role == scope_registry.SERVICE:
             raise Conflict("Only a person's role can be changed, to Admin, Developer or Viewer.")
     with transaction.atomic():
+        # Locked, as complete() locks it: a decision cannot slip in after the decisions were applied.
+        if AccessReview.objects.select_for_update().get(pk=item.review_id).completed_at:
+            raise Conflict("This review is completed.")
         item.decision, item.new_role, item.note = decision, new_role if decision == AccessReviewItem.CHANGE_ROLE else "", note
         item.decided_by, item.decided_at = decided_by, timezone.now()
         item.save()
@@ -73,14 +76,21 @@ def complete(*, review, completed_by):
         undecided = [item.subject for item in items if not item.decision]
         if undecided:
             raise Conflict(f"Decide on every entry first: {', '.join(undecided[:5])}.")
+        if any(item.decision == AccessReviewItem.REVOKE and item.member_id == completed_by.pk for item in items):
+            raise Conflict("A review cannot remove the Admin who completes it; another Admin must complete it.")
         principal = session_principal(completed_by)
-        for item in items:
-            if item.decision == AccessReviewItem.CHANGE_ROLE and item.member:
-                services.update_member(principal=principal, member=item.member, role=item.new_role)
-            elif item.decision == AccessReviewItem.REVOKE and item.api_key:
-                services.revoke_api_key(principal=principal, api_key=item.api_key)
-            elif item.decision == AccessReviewItem.REVOKE and item.member:
-                services.remove_member(principal=principal, member=item.member)
+        # Keys first (a removed member's keys are deleted with them), then promotions before demotions (so
+        # that an Admin handing over is not refused as the last one), then removals.
+        revoked_keys = [i for i in items if i.decision == AccessReviewItem.REVOKE and i.api_key_id]
+        role_changes = sorted((i for i in items if i.decision == AccessReviewItem.CHANGE_ROLE and i.member_id),
+                              key=lambda i: i.new_role != scope_registry.ADMIN)
+        removals = [i for i in items if i.decision == AccessReviewItem.REVOKE and i.member_id and not i.api_key_id]
+        for item in revoked_keys:
+            services.revoke_api_key(principal=principal, api_key=item.api_key)
+        for item in role_changes:
+            services.update_member(principal=principal, member=item.member, role=item.new_role)
+        for item in removals:
+            services.remove_member(principal=principal, member=item.member)
         review.completed_at, review.completed_by = timezone.now(), completed_by
         review.save(update_fields=["completed_at", "completed_by"])
         _audit("access_review.completed", review, completed_by, {
@@ -95,10 +105,16 @@ CSV_COLUMNS = ["subject", "kind", "role", "scopes", "last_login", "last_key_use"
                "decision", "new_role", "note", "decided_by", "decided_at"]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # and their full-width forms
+CONTROL_STARTS = ("\t", "\r", "\n", "\0")
+
+
 def _cell(value):
-    # A cell that a spreadsheet would run as a formula is prefixed, so an exported name cannot be code.
+    # A cell that a spreadsheet would run as a formula is prefixed, so an exported name cannot be code
+    # (OWASP CSV injection, ASVS 1.2.10): also when the formula hides behind whitespace or a control character.
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    dangerous = text.startswith(CONTROL_STARTS) or text.lstrip(" \t\r\n\0").startswith(FORMULA_STARTS)
+    return "'" + text if dangerous else text
 
 
 def export_csv(review) -> str:

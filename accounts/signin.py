@@ -2,22 +2,28 @@
 authenticator app or one of their backup codes. The session (and its new id) is granted only after both:
 between the steps the session holds nothing but who is half-way, for five minutes.
 
-django-axes counts every failure (passwords and codes) per account and address and locks both steps."""
+django-axes counts every failure (passwords and codes) and locks both steps (and the JWT endpoint) for an
+account after AXES_FAILURE_LIMIT failures from one address or AXES_ACCOUNT_FAILURE_LIMIT from all of them."""
 
 import math
 import time
 
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_cool_off
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from axes.models import AccessAttempt
+from axes.signals import user_locked_out
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, login as auth_login, user_login_failed
 from django.contrib.auth.views import LoginView, LogoutView, RedirectURLMixin
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Sum
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.generic import FormView
-from django_otp import login as otp_login, match_token
+from django_otp import login as otp_login
 
 from accounts import mfa
 from config.errors import RATE_LIMIT, error_response
@@ -28,15 +34,75 @@ PENDING_SECONDS = 5 * 60
 LOCKED_MESSAGE = "Too many failed sign-ins. Try again later."
 
 
-# Brute force (django-axes). Failures are counted per (email, address); Django's authenticate() turns a
-# lockout into a plain failure, so callers ask first, and an attempt refused for a lockout is not
-# counted again (the cool-off is not pushed back by the attacker it holds off).
+def locked_message(wait):
+    """What the locked page says: when to try again."""
+    if wait is None or wait < 60:
+        when = f"{max(1, wait or 1)} second{'s' if wait != 1 else ''}"
+    else:
+        minutes = math.ceil(wait / 60)
+        when = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"Too many failed sign-ins. Try again in {when}."
+
+
+# Brute force (django-axes). Two rules, both configurable: AXES_FAILURE_LIMIT failures for one account
+# from one address, and AXES_ACCOUNT_FAILURE_LIMIT failures for one account from all addresses together
+# (django-axes has one limit for all its parameter sets, so the second rule is LockoutHandler's).
+# Django's authenticate() turns a lockout into a plain failure, so callers ask first, and an attempt
+# refused for a lockout is not counted again (the cool-off is not pushed back by the attacker it holds off).
 
 
 def axes_username(request, credentials=None):
-    """AXES_USERNAME_CALLABLE: the email, lower-cased, so that 'Alice@X' and 'alice@x' are one account."""
-    value = (credentials or {}).get("email") if credentials else getattr(request, "POST", {}).get("email")
-    return value.strip().lower() if isinstance(value, str) else None
+    """AXES_USERNAME_CALLABLE: the email, lower-cased, so that 'Alice@X' and 'alice@x' are one account.
+    Our forms send ``email``; Django's own login forms (the admin's) send ``username``."""
+    if credentials:
+        value = credentials.get("email") or credentials.get("username")
+    else:
+        data = getattr(request, "POST", None) or {}
+        value = data.get("email") or data.get("username")
+    return value.strip().lower() if isinstance(value, str) and value.strip() else None
+
+
+def account_failure_limit():
+    return settings.AXES_ACCOUNT_FAILURE_LIMIT
+
+
+class LockoutHandler(AxesDatabaseHandler):
+    """django-axes' database handler (AXES_HANDLER) with the account-wide rule added: an account is also
+    locked once its failures from every address together reach AXES_ACCOUNT_FAILURE_LIMIT within the
+    cool-off. Every entry point that asks django-axes (our sign-in steps, the JWT endpoint, the admin
+    login through AxesStandaloneBackend) gets both rules."""
+
+    def account_attempts(self, request, credentials=None):
+        username = get_client_username(request, credentials)
+        if not username:
+            return AccessAttempt.objects.none()
+        attempts = AccessAttempt.objects.filter(username=username)
+        if settings.AXES_COOLOFF_TIME is not None:
+            attempts = attempts.filter(attempt_time__gte=get_cool_off_threshold(request))
+        return attempts
+
+    def account_locked(self, request, credentials=None):
+        if not settings.AXES_LOCK_OUT_AT_FAILURE:
+            return False
+        failures = self.account_attempts(request, credentials).aggregate(n=Sum("failures_since_start"))["n"] or 0
+        return failures >= account_failure_limit()
+
+    def is_locked(self, request, credentials=None):
+        return super().is_locked(request, credentials) or self.account_locked(request, credentials)
+
+    def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if request is not None and not request.axes_locked_out and self.account_locked(request, credentials):
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+            user_locked_out.send("axes", request=request, username=get_client_username(request, credentials),
+                                 ip_address=request.axes_ip_address)
+
+    def lock_rules(self, request, credentials=None):
+        """(attempts, limit) of each rule: the per-address ones of AXES_LOCKOUT_PARAMETERS, then the account's."""
+        limit = get_failure_limit(request, credentials)
+        return [(attempts, limit) for attempts in self.get_user_attempts(request, credentials)] + [
+            (self.account_attempts(request, credentials), account_failure_limit())]
 
 
 def lockout_seconds(request, email):
@@ -48,18 +114,25 @@ def lockout_seconds(request, email):
 
 
 def _retry_after(request, credentials):
+    """When every rule that holds has let go: each holds while the failures of its attempts still in the
+    cool-off reach its limit, so until enough of the oldest attempts have aged out."""
     AxesProxyHandler.update_request(request)
     cool_off = get_cool_off(request)
     if cool_off is None:
         return 3600
     now = request.axes_attempt_time
     handler = AxesProxyHandler.get_implementation()
-    latest = None
-    for attempts in getattr(handler, "get_user_attempts", lambda *a: [])(request, credentials):
-        when = attempts.aggregate(latest=Max("attempt_time"))["latest"]
-        if when is not None and (latest is None or when > latest):
-            latest = when
-    return max(1, math.ceil(((latest or now) + cool_off - now).total_seconds()))
+    rules = handler.lock_rules(request, credentials) if hasattr(handler, "lock_rules") else []
+    wait = 0.0
+    for attempts, limit in rules:
+        rows = list(attempts.order_by("attempt_time").values_list("attempt_time", "failures_since_start"))
+        total = sum(failures for _, failures in rows)
+        for when, failures in rows:
+            if total < limit:
+                break
+            wait = max(wait, (when + cool_off - now).total_seconds())
+            total -= failures
+    return max(1, math.ceil(wait)) if rules else math.ceil(cool_off.total_seconds())
 
 
 def count_failure(request, email):
@@ -68,13 +141,16 @@ def count_failure(request, email):
 
 
 def lockout_response(request, original_response=None, credentials=None):
-    """AXES_LOCKOUT_CALLABLE: the answer to a request django-axes has just locked out. The API gets its
-    JSON error (429 with Retry-After); the browser gets the sign-in page saying so."""
+    """AXES_LOCKOUT_CALLABLE: the answer to a request django-axes has just locked out. Our own views
+    already answer a lockout (429 with Retry-After) and keep their answer; otherwise the API gets its
+    JSON error and the browser gets the sign-in page saying when to try again."""
+    if original_response is not None and original_response.status_code == 429:
+        return original_response
     wait = _retry_after(request, credentials or {"email": axes_username(request, credentials)})
     if request.path.startswith("/api/"):
         message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
         return error_response(429, RATE_LIMIT, "rate_limited", message, request=request, headers={"Retry-After": str(wait)})
-    response = render(request, "accounts/sign_in.html", {"form": SignInForm(request), "locked": LOCKED_MESSAGE},
+    response = render(request, "accounts/sign_in.html", {"form": SignInForm(request), "locked": locked_message(wait)},
                       status=429)
     response["Retry-After"] = str(wait)
     return response
@@ -103,7 +179,7 @@ class SignInForm(forms.Form):
         email = email.lower()
         self.retry_after = lockout_seconds(self.request, email)
         if self.retry_after is not None:
-            raise forms.ValidationError(self.error_messages["locked"], code="locked")
+            raise forms.ValidationError(locked_message(self.retry_after), code="locked")
         user = authenticate(self.request, email=email, password=password)
         if user is None:
             _record_failure(email, "password")
@@ -186,16 +262,24 @@ class SecondFactorView(RedirectURLMixin, FormView):
         email = self.pending["email"]
         retry_after = lockout_seconds(self.request, email)
         if retry_after is not None:
-            form.add_error(None, LOCKED_MESSAGE)
+            form.add_error(None, locked_message(retry_after))
             return _locked(self.form_invalid(form), retry_after)
-        device = match_token(self.user, form.cleaned_data["code"])
+        device, wait = mfa.verify_code(self.user, form.cleaned_data["code"])
+        if device is None and wait is not None:
+            # Backing off after wrong codes: this one was not even checked, so it is not a failure.
+            form.add_error("code", f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''} and try again.")
+            response = self.form_invalid(form)
+            response["Retry-After"] = str(wait)
+            return response
         if device is None:
             count_failure(self.request, email)
             _record_failure(email, "second_factor")
-            form.add_error("code", "That code is wrong or was already used.")
             retry_after = lockout_seconds(self.request, email)
-            response = self.form_invalid(form)
-            return _locked(response, retry_after) if retry_after is not None else response
+            if retry_after is not None:
+                form.add_error(None, locked_message(retry_after))
+                return _locked(self.form_invalid(form), retry_after)
+            form.add_error("code", "That code is wrong or was already used.")
+            return self.form_invalid(form)
         next_url = self.pending.get("next") or ""
         del self.request.session[PENDING]
         complete_sign_in(self.request, self.user, device)

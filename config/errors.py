@@ -9,7 +9,8 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from rest_framework import exceptions, status
 from rest_framework.views import set_rollback
 
@@ -134,18 +135,46 @@ def api_exception_handler(exc, context):
     return error_response(status_code, type_, code, message, request=request, details=details, headers=headers, **extra)
 
 
-# Django-level handlers for what never reaches a DRF view (unknown URLs, errors in middleware).
+# Django-level handlers for what never reaches a DRF view (unknown URLs, errors in middleware): JSON for
+# programs (the API and OAuth endpoints), a plain page for people.
+_PAGE_MESSAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Forbidden", "You do not have permission to see this page."),
+    404: ("Not found", "There is no such page."),
+    500: ("Something went wrong", "An unexpected error occurred. Quote the request id when reporting it."),
+}
+
+
+def _for_programs(request):
+    return request.path.startswith(("/api/", "/oauth/"))
+
+
+def _page(request, status_code):
+    title, message = _PAGE_MESSAGES[status_code]
+    html = render_to_string("error.html", {"title": title, "message": message,
+                                           "request_id": getattr(request, "request_id", "")})
+    return HttpResponse(html, status=status_code)
+
+
 def handler404(request, exception=None):
+    if not _for_programs(request):
+        return _page(request, 404)
     return error_response(404, INVALID_REQUEST, "resource_missing", "No such resource.", request=request)
 
 
 def handler500(request):
+    if not _for_programs(request):
+        return _page(request, 500)
     return error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
 
 
 def handler400(request, exception=None):
+    if not _for_programs(request):
+        return _page(request, 400)
     return error_response(400, INVALID_REQUEST, "bad_request", "The request could not be understood.", request=request)
 
 
 def handler403(request, exception=None):
+    if not _for_programs(request):
+        return _page(request, 403)
     return error_response(403, PERMISSION, "forbidden", "You do not have permission to perform this action.", request=request)

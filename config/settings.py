@@ -179,7 +179,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("OPENPAAS_MAX_BODY_BYTES", str(
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Served over HTTPS (directly, or behind a proxy that ends TLS): cookies go only over HTTPS and carry the
+# __Host- prefix (which browsers accept only with Secure, Path=/ and no Domain). Off for plain-HTTP
+# development and tests.
+OPENPAAS_HTTPS = env_bool("OPENPAAS_HTTPS", env_bool("OPENPAAS_BEHIND_PROXY"))
+SESSION_COOKIE_SECURE = OPENPAAS_HTTPS
+CSRF_COOKIE_SECURE = OPENPAAS_HTTPS
+SESSION_COOKIE_NAME = "__Host-sessionid" if OPENPAAS_HTTPS else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if OPENPAAS_HTTPS else "csrftoken"
+SESSION_COOKIE_PATH = "/"
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_PATH = "/"
+CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # no script of ours reads it: forms carry the token
 # Sessions end after 30 idle minutes (the expiry moves with every request) and 12 hours after sign-in
 # whatever the activity (accounts.middleware.SessionPolicyMiddleware).
 SESSION_COOKIE_AGE = int(os.environ.get("OPENPAAS_SESSION_IDLE_SECONDS", str(30 * 60)))
@@ -303,8 +316,12 @@ SIMPLE_JWT = {
 # Wrong second-factor codes back off: after n of them, 2**(n-1) seconds before another try (django-otp).
 OTP_TOTP_THROTTLE_FACTOR = 1
 
-# Brute force (django-axes): failures per account and address; the client address only from a trusted proxy.
+# Brute force (django-axes): an account is locked after AXES_FAILURE_LIMIT failures from one address, and
+# after AXES_ACCOUNT_FAILURE_LIMIT from all addresses together (accounts.signin.LockoutHandler), until the
+# cool-off has passed; the client address only from a trusted proxy.
+AXES_HANDLER = "accounts.signin.LockoutHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_FAILURES", "5"))
+AXES_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_ACCOUNT_FAILURES", "20"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OPENPAAS_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
@@ -313,7 +330,10 @@ AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip_of_request"
 AXES_RESET_ON_SUCCESS = True
 # A lockout answers like the rest: the API's JSON error (429, Retry-After), the sign-in page for browsers.
 AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp"]  # masked in what django-axes stores of a request
+# Masked in what django-axes stores of a failed request (its POST data): every field of ours that can hold
+# a password or a code (sudo's "secret", the second step's "code", the password forms).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "otp_token", "code", "secret", "old_password", "new_password1",
+                             "new_password2", "confirm", "csrfmiddlewaretoken"]
 AXES_VERBOSE = False
 
 LOGGING = {

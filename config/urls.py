@@ -105,6 +105,7 @@ urlpatterns = [
     path("account/security/keys", account_pages.OwnKeysView.as_view(), name="own-keys"),
     path("account/security/keys/<str:key_id>/<str:verb>", account_pages.OwnKeysView.as_view(), name="own-key"),
     path("invitations/<str:token>", InvitationView.as_view(), name="accept-invitation"),
+    path("admin/", include("config.admin")),  # the administrator console (config/admin.py)
 ]
 
 handler400 = "config.errors.handler400"

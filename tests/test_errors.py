@@ -376,3 +376,10 @@ def test_the_configured_formatter_keeps_one_record_on_one_line():
     assert "\n" not in line and "\r" not in line
     assert "value a\\r\\nb\\nc\\rd" in line
     assert "[-]" in line and "Traceback" in line
+
+
+def test_people_get_a_page_and_programs_get_json_for_unknown_urls(anon):
+    page = anon.get("/no-such-page")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+    assert page["X-Request-ID"] in page.content.decode()
+    assert anon.get("/oauth/no-such-endpoint")["Content-Type"] == "application/json"

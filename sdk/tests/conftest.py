@@ -11,7 +11,7 @@ import pytest
 
 import openpaas_sdk.client
 from openpaas_sdk import OpenPaaSClient
-from servers import Platform, manage, platform_env, start_platform, stop_platform
+from servers import Platform, enrol_owner, manage, platform_env, start_platform, stop_platform
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,8 @@ def platform_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
 def platform(platform_setup: tuple[Path, dict[str, str], dict[str, object]]) -> Iterator[Platform]:
     workdir, env, org = platform_setup
     server = start_platform(workdir, env, org, "platform")
+    if "backup_codes" not in org:
+        enrol_owner(server)  # the owner is an Admin, and Admins sign in with a second factor
     yield server
     stop_platform(server)
 

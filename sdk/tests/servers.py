@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
+import hmac
+import html as htmllib
 import json
 import os
+import re
 import secrets
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -51,6 +56,12 @@ class Platform:
     @property
     def live_key(self) -> str:
         return str(self.org["live_key"])
+
+    def backup_code(self) -> str:
+        """One of the owner's single-use backup codes (Admins must have a second factor to sign in)."""
+        codes: list[str] = self.org["backup_codes"]
+        assert codes, "the owner's ten backup codes are used up: enrol_owner gives more tests than ten sign-ins"
+        return codes.pop()
 
 
 def platform_env(workdir: Path, **overrides: str) -> dict[str, str]:
@@ -101,6 +112,45 @@ def start_platform(workdir: Path, env: dict[str, str], org: dict[str, Any], name
                 time.sleep(0.1)
         stop_platform(Platform(base_url=base_url, env=env, org=org, process=process, log=log))
     raise RuntimeError(f"the platform did not start ({last_error}); see {workdir}")
+
+
+def hidden_inputs(html: str) -> dict[str, str]:
+    """The hidden fields of a server-rendered form (the CSRF token, ``next``)."""
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name and 'type="hidden"' in tag:
+            fields[name.group(1)] = htmllib.unescape(value.group(1) if value else "")
+    return fields
+
+
+def totp_now(secret_base32: str, step: int = 30, digits: int = 6) -> str:
+    """RFC 6238 with SHA-1, as an authenticator app computes it from the secret shown on the page."""
+    counter = int(time.time()) // step
+    digest = hmac.new(base64.b32decode(secret_base32), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10**digits).zfill(digits)
+
+
+def enrol_owner(platform: Platform) -> None:
+    """Enrol the organization owner in TOTP the way a person does (sign in, be sent to enrolment, confirm
+    a code computed from the secret on the page) and keep the ten backup codes in ``platform.org``."""
+    org = platform.org
+    with httpx.Client(base_url=platform.base_url, follow_redirects=False) as browser:
+        page = browser.get("/login")
+        signed_in = browser.post("/login", data={**hidden_inputs(page.text), "email": org["owner_email"],
+                                                 "password": org["password"]})
+        assert signed_in.status_code == 302, signed_in.text[:500]
+        enrolment = browser.get("/account/security/enrol")
+        secret = re.search(r'id="totp-secret">([A-Z2-7=]+)<', enrolment.text)
+        assert enrolment.status_code == 200 and secret, enrolment.text[:500]
+        confirmed = browser.post("/account/security/enrol",
+                                 data={**hidden_inputs(enrolment.text), "code": totp_now(secret.group(1))})
+        assert confirmed.status_code == 200, confirmed.text[:500]
+    org["backup_codes"] = re.findall(r"<li><code>([^<]+)</code></li>", confirmed.text)
+    assert len(org["backup_codes"]) == 10, confirmed.text[:500]
 
 
 def stop_platform(platform: Platform) -> None:

@@ -1,9 +1,6 @@
-"""Real-platform flows for OAuth 2.0, JWT and Idempotency-Key, to enable once the server has them.
-
-Not collected while named *.pending. To enable: rename to test_real_oauth_jwt.py and check the two
-helpers below against the finished server (registering an OAuth application through the API, and a
-person signing in and approving on the consent page). The client side of every flow is already tested against our own token server
-in test_oauth_jwt.py; these check that the SDK and the real endpoints agree on the contract:
+"""Real-platform flows for OAuth 2.0, JWT and Idempotency-Key. The client side of every flow is also
+tested against our own token server in test_oauth_jwt.py; these check that the SDK and the real
+endpoints agree on the contract:
 
 - POST /api/v1/auth/token           {"email","password","organization","otp"?} -> {"access","refresh"}
 - POST /api/v1/auth/token/refresh   {"refresh"} -> {"access","refresh"} (rotating)
@@ -14,8 +11,6 @@ in test_oauth_jwt.py; these check that the SDK and the real endpoints agree on t
 
 from __future__ import annotations
 
-import html as htmllib
-import re
 import secrets
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,12 +18,12 @@ import httpx
 import pytest
 
 from openpaas_sdk import AuthenticationError, OAuthError, OpenPaaSClient, OpenPaaSError
-from servers import Platform
+from servers import Platform, hidden_inputs
 
 REDIRECT_URI = "https://app.example/callback"
 
 
-# -- helpers: written against the server code in progress (django-oauth-toolkit); check them ---------------
+# -- helpers ---------------------------------------------------------------------------------------------
 
 
 def register_oauth_client(platform: Platform, *, confidential: bool, scopes: list[str]) -> dict[str, str]:
@@ -42,33 +37,24 @@ def register_oauth_client(platform: Platform, *, confidential: bool, scopes: lis
     return application
 
 
-def _hidden_inputs(html: str) -> dict[str, str]:
-    fields = {}
-    for tag in re.findall(r"<input[^>]*>", html):
-        name = re.search(r'name="([^"]+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name and 'type="hidden"' in tag:
-            fields[name.group(1)] = htmllib.unescape(value.group(1) if value else "")
-    return fields
-
-
 def approve_as_person(platform: Platform, authorization_url: str) -> str:
-    """Sign in as the organization owner at /login, approve ``authorization_url`` on the consent page,
-    and return the redirect URL (``REDIRECT_URI?code=...&state=...``) without following it.
-
-    CHECK against the finished server: the sign-in form's fields (email, password, otp, next), CSRF, and
-    whether session/CSRF cookies are Secure (httpx does not send those over plain http; then run the
-    platform with the settings that allow it for tests)."""
+    """Sign in as the organization owner at /login (password, then a backup code at /login/verify),
+    approve ``authorization_url`` on the consent page, and return the redirect URL
+    (``REDIRECT_URI?code=...&state=...``) without following it."""
     path = authorization_url.removeprefix(platform.base_url)
     with httpx.Client(base_url=platform.base_url, follow_redirects=False) as browser:
         page = browser.get("/login", params={"next": path})
-        form = {**_hidden_inputs(page.text), "email": str(platform.org["owner_email"]),
+        form = {**hidden_inputs(page.text), "email": str(platform.org["owner_email"]),
                 "password": str(platform.org["password"]), "next": path}
         signed_in = browser.post("/login", data=form, headers={"Referer": f"{platform.base_url}/login"})
-        assert signed_in.status_code == 302, signed_in.text[:500]
+        assert signed_in.status_code == 302 and signed_in.headers["location"].startswith("/login/verify"), signed_in.text[:500]
+        second_step = browser.get(signed_in.headers["location"])
+        verified = browser.post(signed_in.headers["location"],
+                                data={**hidden_inputs(second_step.text), "code": platform.backup_code()})
+        assert verified.status_code == 302 and verified.headers["location"] == path, verified.text[:500]
         consent = browser.get(path)
         assert consent.status_code == 200, consent.text[:500]
-        approval = browser.post(path, data={**_hidden_inputs(consent.text), "allow": "Authorize"},
+        approval = browser.post(path, data={**hidden_inputs(consent.text), "allow": "Authorize"},
                                 headers={"Referer": authorization_url})
         assert approval.status_code == 302, approval.text[:500]
         return approval.headers["location"]
@@ -80,7 +66,7 @@ def approve_as_person(platform: Platform, authorization_url: str) -> str:
 def owner_login(platform: Platform) -> OpenPaaSClient:
     org = platform.org
     return OpenPaaSClient.login(str(org["owner_email"]), str(org["password"]), str(org["organization"]),
-                                base_url=platform.base_url)
+                                otp=platform.backup_code(), base_url=platform.base_url)
 
 
 def test_real_login_with_password_returns_a_working_jwt_client(platform: Platform) -> None:
@@ -96,6 +82,12 @@ def test_real_login_with_a_wrong_password_is_an_authentication_error(platform: P
     with pytest.raises(AuthenticationError):
         OpenPaaSClient.login(str(platform.org["owner_email"]), "not the password", str(platform.org["organization"]),
                              base_url=platform.base_url)
+
+
+def test_real_login_without_the_second_factor_is_an_authentication_error(platform: Platform) -> None:
+    with pytest.raises(AuthenticationError):
+        OpenPaaSClient.login(str(platform.org["owner_email"]), str(platform.org["password"]),
+                             str(platform.org["organization"]), base_url=platform.base_url)
 
 
 def test_real_jwt_refresh_rotates_and_the_old_refresh_token_is_refused(platform: Platform) -> None:

@@ -1,0 +1,360 @@
+"""Changes made in the console go through the API's services: the same rules, the same audit events,
+and sudo for the sensitive ones (a role, a new or rolled key, the two-factor policy)."""
+
+import re
+
+from django.core import mail
+
+from accounts.models import APIKey, Invitation, Member, OAuthApplication
+from audit.models import AuditEvent
+from connectors.models import Connector
+from tests.admin.conftest import admin_url, confirm_sudo, html
+from tests.conftest import api_client
+from tests.factories import make_connector, make_webhook_endpoint, make_workflow
+
+KEY = re.compile(r"\bsk_(?:live|test)_[0-9A-Za-z]{49}\b")
+
+
+def by_console(event, admin_member):
+    """The event was made by this Admin in a browser session, as the API records a session's changes."""
+    return (event.actor_type, event.actor_id, event.credential_kind) == ("member", admin_member.id, "session")
+
+
+# Members and roles
+
+
+def test_a_role_change_needs_sudo_then_is_audited_like_the_api(org_admin, tenant):
+    developer = tenant.member("developer")
+    change = admin_url(developer, "change")
+    refused = org_admin.post(change, {"role": "viewer", "name": ""})
+    assert refused.status_code == 302 and refused["Location"].startswith("/account/sudo?next=")
+    developer.refresh_from_db()
+    assert developer.role == "developer"
+    assert not AuditEvent.objects.filter(action="member.role_changed").exists()
+
+    confirm_sudo(org_admin)
+    response = org_admin.post(change, {"role": "viewer", "name": ""})
+    assert response.status_code == 302 and response["Location"] == "/admin/accounts/member/"
+    developer.refresh_from_db()
+    assert developer.role == "viewer"
+    event = AuditEvent.objects.get(action="member.role_changed", target_id=developer.id)
+    assert event.metadata == {"from": "developer", "to": "viewer"}
+    assert by_console(event, org_admin.member)
+
+
+def test_sudo_is_asked_again_after_ten_minutes(org_admin, tenant, settings):
+    settings.OPENPAAS_SUDO_SECONDS = 0
+    confirm_sudo(org_admin)
+    developer = tenant.member("developer")
+    response = org_admin.post(admin_url(developer, "change"), {"role": "admin", "name": ""})
+    assert response["Location"].startswith("/account/sudo?")
+    developer.refresh_from_db()
+    assert developer.role == "developer"
+
+
+def test_a_name_change_needs_no_sudo_and_is_audited(org_admin, tenant):
+    developer = tenant.member("developer")
+    response = org_admin.post(admin_url(developer, "change"), {"role": "developer", "name": "Dev"})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="member.updated", target_id=developer.id)
+    assert event.metadata == {"name": "Dev"} and by_console(event, org_admin.member)
+
+
+def test_the_last_admin_cannot_be_demoted_from_the_console(org_admin):
+    confirm_sudo(org_admin)
+    me = org_admin.member
+    response = org_admin.post(admin_url(me, "change"), {"role": "viewer", "name": ""})
+    assert response.status_code == 200 and "at least one Admin" in response.content.decode()
+    me.refresh_from_db()
+    assert me.role == "admin"
+
+
+def test_a_person_cannot_be_made_a_service_member(org_admin, tenant):
+    confirm_sudo(org_admin)
+    developer = tenant.member("developer")
+    response = org_admin.post(admin_url(developer, "change"), {"role": "service", "name": ""})
+    assert response.status_code == 200
+    developer.refresh_from_db()
+    assert developer.role == "developer"
+
+
+def test_removing_a_member_goes_through_the_service(org_admin, tenant):
+    developer = tenant.member("developer")
+    secret = tenant.key("developer")
+    page = html(org_admin.get(admin_url(developer, "delete")))
+    assert "developer key" in page, "the keys that go with the member are listed (masked)"
+    response = org_admin.post(admin_url(developer, "delete"), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Member.objects.filter(pk=developer.pk).exists()
+    event = AuditEvent.objects.get(action="member.removed", target_id=developer.id)
+    assert by_console(event, org_admin.member) and len(event.metadata["api_keys"]) == 1
+    assert api_client(secret).get("/api/v1/me").status_code == 401
+
+
+def test_the_last_admin_cannot_be_removed_from_the_console(org_admin):
+    me = org_admin.member
+    response = org_admin.post(admin_url(me, "delete"), {"post": "yes"})
+    assert response.status_code == 302
+    assert Member.objects.filter(pk=me.pk).exists()
+    assert "at least one Admin" in html(org_admin.get(response["Location"]))
+
+
+def test_a_service_member_is_added_with_grantable_scopes_only(org_admin, tenant):
+    refused = org_admin.post("/admin/accounts/member/add/", {"organization": tenant.org.pk, "name": "ETL",
+                                                             "granted_scopes": ["org:admin"]})
+    assert refused.status_code == 200 and not Member.objects.filter(name="ETL").exists()
+    response = org_admin.post("/admin/accounts/member/add/", {"organization": tenant.org.pk, "name": "ETL",
+                                                              "granted_scopes": ["data:read"]})
+    assert response.status_code == 302
+    member = Member.objects.get(name="ETL")
+    assert (member.role, member.granted_scopes) == ("service", ["data:read"])
+    assert by_console(AuditEvent.objects.get(action="member.created", target_id=member.id), org_admin.member)
+
+
+# API keys
+
+
+def test_a_key_made_in_the_console_needs_sudo_and_shows_its_secret_once(org_admin, tenant):
+    developer = tenant.member("developer")
+    assert org_admin.get("/admin/accounts/apikey/add/")["Location"].startswith("/account/sudo?")
+    confirm_sudo(org_admin)
+    form = {"member": developer.pk, "name": "Deploy", "scopes": ["connectors:read"], "expires_at_0": "", "expires_at_1": ""}
+    response = org_admin.post("/admin/accounts/apikey/add/", form)
+    page = html(response)
+    assert response["Cache-Control"].count("no-store")
+    secret = KEY.search(page).group(0)
+    assert secret.startswith("sk_test_")
+    api_key = APIKey.objects.get(name="Deploy")
+    assert api_key.member == developer and api_key.created_by == org_admin.member
+    assert by_console(AuditEvent.objects.get(action="api_key.created", target_id=api_key.id), org_admin.member)
+    assert api_client(secret).get("/api/v1/me").json()["member"]["id"] == developer.id
+    for later in ("/admin/accounts/apikey/", admin_url(api_key, "change"), "/admin/"):
+        later_page = html(org_admin.get(later))
+        assert secret not in later_page and api_key.digest not in later_page
+    assert api_key.masked in html(org_admin.get("/admin/accounts/apikey/"))
+
+
+def test_a_key_cannot_get_scopes_beyond_its_members_role(org_admin, tenant):
+    confirm_sudo(org_admin)
+    form = {"member": tenant.member("viewer").pk, "name": "Too much", "scopes": ["connectors:write"],
+            "expires_at_0": "", "expires_at_1": ""}
+    response = org_admin.post("/admin/accounts/apikey/add/", form)
+    assert response.status_code == 200 and "does not allow: connectors:write" in response.content.decode()
+    assert not APIKey.objects.filter(name="Too much").exists()
+
+
+def test_a_key_cannot_be_made_for_another_organizations_member(org_admin, other_tenant):
+    confirm_sudo(org_admin)
+    theirs = other_tenant.member("developer")
+    page = html(org_admin.get("/admin/accounts/apikey/add/"))
+    assert theirs.pk not in page
+    response = org_admin.post("/admin/accounts/apikey/add/", {"member": theirs.pk, "name": "Sneaky",
+                                                              "scopes": ["connectors:read"], "expires_at_0": "",
+                                                              "expires_at_1": ""})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert not APIKey.objects.filter(name="Sneaky").exists()
+
+
+def test_revoking_a_key_in_the_console_is_audited_and_takes_effect(org_admin, tenant):
+    secret = tenant.key("developer")
+    api_key = APIKey.objects.get(member=tenant.member("developer"))
+    revoke = admin_url(api_key, "revoke")
+    assert revoke in html(org_admin.get(admin_url(api_key, "change")))
+    assert "cannot be undone" in html(org_admin.get(revoke))
+    response = org_admin.post(revoke)
+    assert response["Location"] == admin_url(api_key, "change")
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    assert by_console(AuditEvent.objects.get(action="api_key.revoked", target_id=api_key.id), org_admin.member)
+    assert api_client(secret).get("/api/v1/me").status_code == 401
+    assert revoke not in html(org_admin.get(admin_url(api_key, "change")))
+
+
+def test_keys_are_revoked_in_bulk_from_the_list(org_admin, tenant):
+    tenant.key("developer"), tenant.key("viewer")
+    ids = list(APIKey.objects.values_list("pk", flat=True))
+    response = org_admin.post("/admin/accounts/apikey/", {"action": "revoke_selected", "_selected_action": ids})
+    assert response.status_code == 302
+    assert not APIKey.objects.filter(revoked_at__isnull=True).exists()
+    assert AuditEvent.objects.filter(action="api_key.revoked").count() == len(ids)
+
+
+def test_rolling_a_key_needs_sudo_and_shows_the_new_secret_once(org_admin, tenant):
+    old_secret = tenant.key("developer")
+    api_key = APIKey.objects.get(member=tenant.member("developer"))
+    roll = admin_url(api_key, "roll")
+    assert org_admin.get(roll)["Location"].startswith("/account/sudo?")
+    assert org_admin.post(roll, {"expires_in": "3600"})["Location"].startswith("/account/sudo?")
+    confirm_sudo(org_admin)
+    page = html(org_admin.post(roll, {"expires_in": "3600"}))
+    new_secret = KEY.search(page).group(0)
+    api_key.refresh_from_db()
+    assert api_key.rolled_to is not None and api_key.expires_at is not None
+    assert by_console(AuditEvent.objects.get(action="api_key.rolled", target_id=api_key.id), org_admin.member)
+    assert api_client(new_secret).get("/api/v1/me").status_code == 200
+    assert api_client(old_secret).get("/api/v1/me").status_code == 200, "the old key works during the grace period"
+
+
+def test_staff_changes_are_audited_as_staff(staff, tenant):
+    tenant.key("developer")
+    api_key = APIKey.objects.get()
+    assert staff.post(admin_url(api_key, "revoke")).status_code == 302
+    event = AuditEvent.objects.get(action="api_key.revoked")
+    assert (event.organization_id, event.actor_type, event.credential_kind, event.credential_id) == (
+        tenant.org.pk, "system", "staff", str(staff.user.pk))
+
+
+def test_filtering_on_a_digest_from_the_url_is_refused(org_admin, tenant):
+    tenant.key("developer")
+    digest = APIKey.objects.get().digest
+    assert org_admin.get(f"/admin/accounts/apikey/?digest__startswith={digest[:2]}").status_code == 400
+
+
+# OAuth applications
+
+
+def test_an_oauth_application_made_in_the_console_shows_its_secret_once(org_admin, tenant):
+    form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "confidential",
+            "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
+            "allowed_scopes": ["connectors:read"]}
+    page = html(org_admin.post("/admin/accounts/oauthapplication/add/", form))
+    application = OAuthApplication.objects.get(name="Portal")
+    secret = re.search(r'<code id="new-secret">([^<]+)</code>', page).group(1)
+    assert application.client_secret != secret, "stored hashed"
+    assert by_console(AuditEvent.objects.get(action="oauth_application.created", target_id=application.id),
+                      org_admin.member)
+    change = html(org_admin.get(admin_url(application, "change")))
+    assert secret not in change and application.client_secret not in change
+
+
+def test_an_oauth_application_change_is_validated_and_audited(org_admin, tenant):
+    form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "public",
+            "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
+            "allowed_scopes": ["connectors:read"]}
+    org_admin.post("/admin/accounts/oauthapplication/add/", form)
+    application = OAuthApplication.objects.get(name="Portal")
+    change = admin_url(application, "change")
+    bad = {"name": "Portal", "grant_types": ["authorization-code"], "redirect_uris": "http://portal.example.com/cb",
+           "allowed_scopes": ["connectors:read"]}
+    assert "exact https URLs" in html(org_admin.post(change, bad))
+    good = {**bad, "redirect_uris": "https://portal.example.com/cb\r\nhttps://portal.example.com/other",
+            "allowed_scopes": ["connectors:read", "data:read"]}
+    assert org_admin.post(change, good).status_code == 302
+    application.refresh_from_db()
+    assert application.redirect_uris.split() == ["https://portal.example.com/cb", "https://portal.example.com/other"]
+    event = AuditEvent.objects.get(action="oauth_application.updated")
+    assert event.metadata == {"fields": ["allowed_scopes", "redirect_uris"]} and by_console(event, org_admin.member)
+    assert org_admin.post(admin_url(application, "delete"), {"post": "yes"}).status_code == 302
+    assert AuditEvent.objects.filter(action="oauth_application.deleted", target_id=application.id).exists()
+
+
+# Invitations
+
+
+def test_invitations_are_sent_resent_and_cancelled_from_the_console(org_admin, tenant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = org_admin.post("/admin/accounts/invitation/add/", {"organization": tenant.org.pk,
+                                                                      "email": "New.Person@Example.com", "role": "viewer"})
+    assert response.status_code == 302
+    invitation = Invitation.objects.get()
+    assert (invitation.email, invitation.invited_by) == ("new.person@example.com", org_admin.member)
+    assert mail.outbox[-1].to == ["new.person@example.com"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert org_admin.post(admin_url(invitation, "resend")).status_code == 302
+    assert len(mail.outbox) == 2
+    assert org_admin.post(admin_url(invitation, "cancel")).status_code == 302
+    invitation.refresh_from_db()
+    assert invitation.status() == "cancelled"
+    for action in ("invitation.created", "invitation.resent", "invitation.cancelled"):
+        assert by_console(AuditEvent.objects.get(action=action, target_id=invitation.id), org_admin.member)
+    page = html(org_admin.get(admin_url(invitation, "change")))
+    assert invitation.token_digest not in page and "/resend/" not in page
+
+
+def test_inviting_a_member_again_is_refused_on_the_form(org_admin, tenant):
+    email = tenant.member("developer").user.email
+    response = org_admin.post("/admin/accounts/invitation/add/", {"organization": tenant.org.pk, "email": email,
+                                                                  "role": "viewer"})
+    assert response.status_code == 200 and "already a member" in response.content.decode()
+    assert not Invitation.objects.exists()
+
+
+# Organizations, connectors, webhook endpoints
+
+
+def test_requiring_two_factor_of_everyone_needs_sudo_and_is_audited(org_admin, tenant):
+    change = admin_url(tenant.org, "change")
+    assert org_admin.post(change, {"name": "Acme", "require_mfa": "on"})["Location"].startswith("/account/sudo?")
+    confirm_sudo(org_admin)
+    assert org_admin.post(change, {"name": "Acme", "require_mfa": "on"}).status_code == 302
+    tenant.org.refresh_from_db()
+    assert tenant.org.require_mfa
+    event = AuditEvent.objects.get(action="organization.updated")
+    assert event.metadata == {"require_mfa": True} and by_console(event, org_admin.member)
+
+
+def test_a_connector_change_is_validated_like_the_api_and_keeps_its_credentials(org_admin, tenant):
+    connector = make_connector(tenant)
+    change = admin_url(connector, "change")
+    bad = org_admin.post(change, {"name": "Billing", "config": '{"base_url": "ftp://x"}'})
+    assert bad.status_code == 200 and "base_url" in bad.content.decode()
+    good = {"name": "Billing v2", "config": '{"base_url": "https://v2.billing.example.com", "headers": {}}'}
+    assert org_admin.post(change, good).status_code == 302
+    connector = Connector.objects.get(pk=connector.pk)
+    assert connector.name == "Billing v2" and connector.config["base_url"] == "https://v2.billing.example.com"
+    assert connector.credentials == {"token": "tok_canary_connector"}
+    event = AuditEvent.objects.get(action="connector.updated")
+    assert event.metadata == {"fields": ["config", "name"]} and by_console(event, org_admin.member)
+    assert event.livemode is False
+
+
+def test_a_connector_in_use_is_not_deleted(org_admin, tenant):
+    connector = make_workflow(tenant).connector
+    response = org_admin.post(admin_url(connector, "delete"), {"post": "yes"})
+    assert response.status_code == 200 and "Cannot delete connector" in response.content.decode()
+    assert Connector.objects.filter(pk=connector.pk).exists()
+    assert not AuditEvent.objects.filter(action="connector.deleted").exists()
+
+
+def test_a_webhook_endpoint_change_is_validated_and_audited(org_admin, tenant):
+    endpoint = make_webhook_endpoint(tenant)
+    change = admin_url(endpoint, "change")
+    form = {"url": "http://hooks.example.com/in", "description": "", "events": ["connector.created"], "enabled": "on"}
+    assert "https URL" in html(org_admin.post(change, form))
+    form.update(url="https://hooks.example.com/v2", events=["*"])
+    assert org_admin.post(change, form).status_code == 302
+    event = AuditEvent.objects.get(action="webhook_endpoint.updated")
+    assert event.metadata == {"fields": ["events", "url"]} and by_console(event, org_admin.member)
+    assert org_admin.post(admin_url(endpoint, "delete"), {"post": "yes"}).status_code == 302
+    assert AuditEvent.objects.filter(action="webhook_endpoint.deleted", target_id=endpoint.pk).exists()
+
+
+# The audit log
+
+
+def test_the_audit_log_is_read_only(org_admin, tenant):
+    tenant.key("developer")
+    event = AuditEvent.objects.filter(organization=tenant.org).first()
+    assert org_admin.get("/admin/audit/auditevent/add/").status_code == 403
+    assert org_admin.post(admin_url(event, "change"), {"action": "x"}).status_code == 403
+    assert org_admin.post(admin_url(event, "delete"), {"post": "yes"}).status_code == 403
+    page = html(org_admin.get(admin_url(event, "change")))
+    assert 'type="submit"' not in page.split('id="auditevent_form"', 1)[1]
+    assert AuditEvent.objects.filter(pk=event.pk, action=event.action).exists()
+
+
+def test_the_audit_log_filters_by_action_and_date(org_admin, tenant):
+    tenant.key("developer")
+    api_key = APIKey.objects.get()
+    org_admin.post(admin_url(api_key, "revoke"))
+    created = AuditEvent.objects.get(action="api_key.created")
+    revoked = AuditEvent.objects.get(action="api_key.revoked")
+    page = html(org_admin.get("/admin/audit/auditevent/", {"action": "api_key.revoked"}))
+    assert admin_url(revoked) in page and admin_url(created) not in page
+    day = revoked.created_at.date()
+    page = html(org_admin.get("/admin/audit/auditevent/", {"created_at__year": day.year, "created_at__month": day.month,
+                                                          "created_at__day": day.day}))
+    assert admin_url(revoked) in page
+    page = html(org_admin.get("/admin/audit/auditevent/", {"created_at__gte": "2000-01-01 00:00:00+00:00",
+                                                          "created_at__lt": "2000-01-02 00:00:00+00:00"}))
+    assert admin_url(revoked) not in page
