@@ -178,6 +178,8 @@ def refresh_tokens(raw):
             refresh.set_exp()
             refresh.set_iat()
             refresh.outstand()
+            session.refreshed_at = timezone.now()
+            session.save(update_fields=["refreshed_at"])
             _audit("auth.token_refreshed", session)
     if reused:  # raised after the commit, so that the revocation stands
         raise InvalidToken()

@@ -198,6 +198,9 @@ class TokenSession(models.Model):
     livemode = models.BooleanField()
     scopes = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its newest refresh token was issued: a session not refreshed for the refresh lifetime has no
+    # live token left, and the cleanup deletes it.
+    refreshed_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
 

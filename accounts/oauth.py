@@ -25,6 +25,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
 
+import audit
 from accounts import credential_cache
 from accounts.authentication import CredentialLoader
 from accounts.ids import BASE62
@@ -74,7 +75,7 @@ SPENT_CODE_PREFIX = "spent:"
 
 
 def _spent(code):
-    return SPENT_CODE_PREFIX + hashlib.sha256(code.encode()).hexdigest()
+    return SPENT_CODE_PREFIX + _checksum(code)
 
 
 def _issued_by(spent_grant):
@@ -85,14 +86,24 @@ def _issued_by(spent_grant):
     return issued if isinstance(issued, dict) else {}
 
 
-def _revoke_issued(issued):
+def _checksum(token):
+    return hashlib.sha256(token.encode()).hexdigest()  # how django-oauth-toolkit looks tokens up
+
+
+def _audit(action, application, metadata=None):
+    audit.record(action, organization=application.organization, livemode=application.livemode,
+                 target=application, metadata=metadata or {})
+
+
+def _revoke_issued(issued, application):
     """Revoke the tokens a code was exchanged for: the refresh token family (and with it every access
-    token minted from it) and the first access token."""
+    token minted from it) and the first access token. A code seen twice leaked: audited."""
     with transaction.atomic():
         if issued.get("family"):
             get_refresh_token_model().revoke_family(issued["family"])
         if issued.get("access_token"):
             get_access_token_model().objects.filter(pk=issued["access_token"]).delete()
+        _audit("oauth.code_reused", application)
 
 
 class OrganizationOAuth2Validator(OAuth2Validator):
@@ -117,9 +128,29 @@ class OrganizationOAuth2Validator(OAuth2Validator):
         return False
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
-            return False
+        with transaction.atomic():  # django-oauth-toolkit's family revocation and its audit event together
+            if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+                # A revoked (rotated away, or revoked at /revoke) token presented again: with
+                # REFRESH_TOKEN_REUSE_PROTECTION its whole family has just been revoked.
+                if get_refresh_token_model().objects.filter(token_checksum=_checksum(refresh_token), application=client,
+                                                           revoked__isnull=False).exists():
+                    _audit("oauth.refresh_token_reused", client)
+                return False
         return self._may_act(request.user, client)
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        """RFC 7009, audited when it revoked something of this client's (an unknown token, or another
+        client's, is answered the same and changes nothing)."""
+        if request.client is None:
+            return super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        lookup = {"token_checksum": _checksum(token), "application": request.client}
+        found = (get_access_token_model().objects.filter(**lookup).first()
+                 or get_refresh_token_model().objects.filter(**lookup, revoked__isnull=True).first())
+        with transaction.atomic():
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+            if found is not None:
+                kind = "refresh_token" if isinstance(found, get_refresh_token_model()) else "access_token"
+                _audit("oauth.token_revoked", request.client, {"token_type": kind, "user": found.user_id})
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         if not code or code.startswith(SPENT_CODE_PREFIX):
@@ -128,7 +159,7 @@ class OrganizationOAuth2Validator(OAuth2Validator):
             return self._may_act(request.user, client)
         spent = get_grant_model().objects.filter(code=_spent(code), application=client).first()
         if spent is not None:
-            _revoke_issued(_issued_by(spent))
+            _revoke_issued(_issued_by(spent), client)
         return False
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
@@ -152,8 +183,8 @@ class OrganizationOAuth2Validator(OAuth2Validator):
             # A concurrent exchange of the same code won: revoke its tokens and the ones just made.
             spent = get_grant_model().objects.filter(code=_spent(code), application=request.client).first()
             if spent is not None:
-                _revoke_issued(_issued_by(spent))
-            _revoke_issued(issued)
+                _revoke_issued(_issued_by(spent), request.client)
+            _revoke_issued(issued, request.client)
             raise errors.InvalidGrantError(request=request)
 
     def get_additional_claims(self, request):
@@ -185,7 +216,7 @@ class OAuthTokenLoader(CredentialLoader):
 
         access_token = (
             get_access_token_model().objects.select_related("application", "user")
-            .filter(token_checksum=hashlib.sha256(token.encode()).hexdigest())
+            .filter(token_checksum=_checksum(token))
             .filter(Q(user__isnull=True) | Q(user__is_active=True))
             .first()
         )

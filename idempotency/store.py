@@ -31,6 +31,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from config.errors import Conflict
+from config.housekeeping import delete_in_batches
 from idempotency.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -208,12 +209,4 @@ def begin(*, organization_id, livemode, key, request_fingerprint, request_id="")
 def clear_expired(*, batch_size=1000, now=None):
     """Delete records older than the TTL, ``batch_size`` rows per statement; returns how many."""
     cutoff = (now or timezone.now()) - TTL
-    deleted = 0
-    while True:
-        batch = list(IdempotencyKey.objects.filter(created_at__lt=cutoff).order_by("pk")
-                     .values_list("pk", flat=True)[:batch_size])
-        if not batch:
-            return deleted
-        with transaction.atomic():
-            count, _ = IdempotencyKey.objects.filter(pk__in=batch, created_at__lt=cutoff).delete()
-        deleted += count
+    return delete_in_batches(IdempotencyKey.objects.filter(created_at__lt=cutoff), batch_size=batch_size)

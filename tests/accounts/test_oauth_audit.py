@@ -1,0 +1,69 @@
+"""What an organization's audit log says about its OAuth applications' tokens beyond their issue:
+revocations (RFC 7009), a code presented twice, a revoked refresh token presented again."""
+
+import pytest
+
+from audit.models import AuditEvent
+from tests.accounts.oauth_helpers import (
+    authorization_code, browser_for, code_flow, exchange, make_application, person, pkce_pair, refresh, revoke,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def events(action, application):
+    return list(AuditEvent.objects.filter(action=action, target_id=application.id))
+
+
+@pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
+def test_a_revocation_is_audited_with_the_kind_of_token(tenant, kind):
+    developer = person(tenant, "developer")
+    application, secret = make_application(tenant)
+    token = code_flow(browser_for(developer.user), application, secret)
+    assert revoke(application, secret, token[kind], kind).status_code == 200
+    [event] = events("oauth.token_revoked", application)
+    assert event.organization_id == tenant.org.id and event.livemode == application.livemode
+    assert event.metadata == {"token_type": kind, "user": developer.user_id}
+    assert token[kind] not in str(event.metadata)
+
+    assert revoke(application, secret, token[kind], kind).status_code == 200  # already revoked: nothing new
+    assert len(events("oauth.token_revoked", application)) == 1
+
+
+def test_revoking_an_unknown_or_another_applications_token_writes_nothing(tenant):
+    developer = person(tenant, "developer")
+    application, secret = make_application(tenant)
+    other, other_secret = make_application(tenant, name="Other")
+    token = code_flow(browser_for(developer.user), application, secret)
+    assert revoke(other, other_secret, token["access_token"]).status_code == 200
+    assert revoke(application, secret, "oat_" + "x" * 40).status_code == 200
+    assert not AuditEvent.objects.filter(action="oauth.token_revoked").exists()
+
+
+def test_a_code_presented_twice_is_audited(tenant):
+    developer = person(tenant, "developer")
+    application, secret = make_application(tenant)
+    verifier, challenge = pkce_pair()
+    code, _ = authorization_code(browser_for(developer.user), application, challenge=challenge)
+    assert exchange(application, secret, code, verifier).status_code == 200
+    assert not events("oauth.code_reused", application)
+    assert exchange(application, secret, code, verifier).status_code == 400
+    [event] = events("oauth.code_reused", application)
+    assert event.organization_id == tenant.org.id and code not in str(event.metadata)
+
+
+def test_a_revoked_refresh_token_presented_again_is_audited(tenant):
+    developer = person(tenant, "developer")
+    application, secret = make_application(tenant)
+    first = code_flow(browser_for(developer.user), application, secret)
+    assert refresh(application, secret, first["refresh_token"]).status_code == 200
+    assert not events("oauth.refresh_token_reused", application)
+    assert refresh(application, secret, first["refresh_token"]).status_code == 400
+    [event] = events("oauth.refresh_token_reused", application)
+    assert event.organization_id == tenant.org.id
+
+
+def test_an_unknown_refresh_token_writes_nothing(tenant):
+    application, secret = make_application(tenant)
+    assert refresh(application, secret, "ort_" + "x" * 40).status_code == 400
+    assert not AuditEvent.objects.filter(action="oauth.refresh_token_reused").exists()
