@@ -152,6 +152,12 @@ class OrganizationOAuth2Validator(OAuth2Validator):
                 kind = "refresh_token" if isinstance(found, get_refresh_token_model()) else "access_token"
                 _audit("oauth.token_revoked", request.client, {"token_type": kind, "user": found.user_id})
 
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        # django-oauth-toolkit runs this inside the transaction that stores the tokens: the event with them.
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        _audit("oauth.token_issued", request.client,
+               {"scopes": token["scope"].split(), "user": request.user.pk if request.user else None})
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         if not code or code.startswith(SPENT_CODE_PREFIX):
             return False

@@ -4,13 +4,9 @@ Signals, not calls in each service, so that every path that saves these models (
 commands) is covered; ``QuerySet.update()`` sends no signal and must not be used to change them."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
-from oauth2_provider.signals import app_authorized
-
-import audit
 
 from accounts.gate import bump_generation
 from accounts.middleware import end_session, start_session
@@ -72,14 +68,6 @@ def _person_changed(sender, instance, created=False, **kwargs):
     if not created:
         for organization_id in Member.objects.filter(user=instance).values_list("organization_id", flat=True):
             bump_generation(organization_id)
-
-
-@receiver(app_authorized)
-def _oauth_token_issued(sender, request, token, **kwargs):
-    application = token.application
-    with transaction.atomic():
-        audit.record("oauth.token_issued", organization=application.organization, livemode=application.livemode,
-                     target=application, metadata={"scopes": token.scope.split(), "user": token.user_id})
 
 
 @receiver(user_logged_in)
