@@ -27,7 +27,7 @@ from accounts import mfa, services
 from accounts.middleware import live_sessions, rekey_session
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Member, UserSession
 from accounts.principal import session_principal
-from accounts.signin import count_failure, locked_message, lockout_seconds
+from accounts.signin import count_failure, locked_message, lockout_seconds, record_failure
 from config.errors import Conflict
 
 ORGANIZATION = "openpaas_organization"
@@ -101,7 +101,13 @@ class SudoView(LoginRequiredMixin, View):
                 request.session[SUDO_AT] = time.time()
                 return redirect(self._next(request))
             else:
-                form.add_error("secret", "That is neither your password nor a current code.")
+                record_failure(request.user.email, "sudo")
+                wait = lockout_seconds(request, request.user.email)  # this failure may have reached the limit
+                if wait is not None:
+                    form.add_error("secret", locked_message(wait))
+                    status = 429
+                else:
+                    form.add_error("secret", "That is neither your password nor a current code.")
         response = render(request, "accounts/sudo.html", {"form": form, "next": self._next(request)}, status=status)
         if status == 429:
             response["Retry-After"] = str(wait)

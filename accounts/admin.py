@@ -537,12 +537,10 @@ class InvitationAddForm(ServiceForm):
         organization, email = data.get("organization"), data.get("email")
         if self.errors or organization is None or not email:
             return data
-        email = User.objects.normalize_email(email).lower()
-        if Member.objects.filter(organization=organization, user__email=email).exists():
-            self.add_error("email", "This person is already a member.")
-        elif Invitation.objects.filter(organization=organization, email=email, accepted_at__isnull=True,
-                                       cancelled_at__isnull=True, expires_at__gt=timezone.now()).exists():
-            self.add_error("email", "This person already has a pending invitation; resend it instead.")
+        try:
+            invitations.check_can_invite(organization, User.objects.normalize_email(email).lower())
+        except Conflict as exc:
+            self.add_error("email", conflict_message(exc))
         return data
 
 

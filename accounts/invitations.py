@@ -41,17 +41,25 @@ def _audit(action, principal, invitation, metadata=None):
                  metadata={"email": invitation.email, "role": invitation.role, **(metadata or {})})
 
 
+def check_can_invite(organization, email, invitation=None):
+    """One way in per person: not for a member, nor beside another pending invitation."""
+    if Member.objects.filter(organization=organization, user__email=email).exists():
+        raise Conflict("This person is already a member.")
+    pending = Invitation.objects.filter(organization=organization, email=email, accepted_at__isnull=True,
+                                        cancelled_at__isnull=True, expires_at__gt=timezone.now())
+    if invitation is not None:
+        pending = pending.exclude(pk=invitation.pk)
+    if pending.exists():
+        raise Conflict("This person already has a pending invitation; resend it instead.")
+
+
 def invite(*, principal, email, role):
     """Create and send an invitation. A person already in the organization, or with a pending
     invitation, is a conflict."""
     organization = principal.organization
     email = User.objects.normalize_email(email).lower()
-    if Member.objects.filter(organization=organization, user__email=email).exists():
-        raise Conflict("This person is already a member.")
+    check_can_invite(organization, email)
     now = timezone.now()
-    if Invitation.objects.filter(organization=organization, email=email, accepted_at__isnull=True,
-                                 cancelled_at__isnull=True, expires_at__gt=now).exists():
-        raise Conflict("This person already has a pending invitation; resend it instead.")
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         invitation = Invitation.objects.create(organization=organization, email=email, role=role,
@@ -66,6 +74,7 @@ def resend(*, invitation, principal):
     """A new link (the old one stops working) and 7 more days."""
     if invitation.status() in ("accepted", "cancelled"):
         raise Conflict(f"This invitation was {invitation.status()}.")
+    check_can_invite(invitation.organization, invitation.email, invitation)
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         invitation.token_digest = _digest(token)

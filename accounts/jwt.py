@@ -26,7 +26,7 @@ from accounts import credential_cache, mfa
 from accounts.api import StrictSerializer
 from accounts.authentication import CredentialLoader, InvalidToken
 from accounts.models import Member, TokenSession
-from accounts.signin import count_failure, lockout_seconds
+from accounts.signin import count_failure, lockout_seconds, record_failure
 from accounts.serializers import check_known_scopes, scope_list_field
 
 
@@ -95,6 +95,7 @@ def sign_in(request, data):
         raise Locked(wait=wait)
     user = authenticate(request, email=email, password=data["password"])
     if user is None:
+        record_failure(email, "password")
         if getattr(request, "axes_locked_out", False):  # this failure reached the limit
             raise Locked(wait=lockout_seconds(request, email) or 1)
         raise InvalidCredentials()
@@ -109,6 +110,7 @@ def sign_in(request, data):
         if device is None:
             if backing_off is None:  # a code held back by the back-off was not checked: no failure
                 count_failure(request, email)
+                record_failure(email, "second_factor")
             if getattr(request, "axes_locked_out", False):
                 raise Locked(wait=lockout_seconds(request, email) or 1)
             raise MFAInvalid()

@@ -36,7 +36,8 @@ def must_enrol(user) -> bool:
 def _authenticator_code(code: str) -> str | None:
     """The digits of an authenticator code (typed perhaps as "123 456"), or None for anything else."""
     digits = "".join(str(code).split())
-    return digits if digits.isdigit() and len(digits) <= 10 else None
+    # ASCII only: str.isdigit() also takes "²", which int() refuses, and other scripts' digits.
+    return digits if digits.isascii() and digits.isdigit() and len(digits) <= 10 else None
 
 
 def is_authenticator_code(secret: str) -> bool:
@@ -124,7 +125,7 @@ def remove_second_factors(user):
     if must_have_second_factor(user):
         return False
     with transaction.atomic():
-        AuthenticatorDevice.objects.filter(user=user).delete()
-        BackupCodeDevice.objects.filter(user=user).delete()
-        record_for_user("mfa.disabled", user)
+        removed = [model.objects.filter(user=user).delete()[0] for model in (AuthenticatorDevice, BackupCodeDevice)]
+        if any(removed):  # turning off what was never on changes nothing
+            record_for_user("mfa.disabled", user)
     return True

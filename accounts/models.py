@@ -242,7 +242,7 @@ class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
             return False
         token = str(token).strip()
         totp = self._totp()
-        if token.isdigit() and len(token) == self.digits and totp.verify(int(token), self.tolerance, self.last_t + 1):
+        if token.isascii() and token.isdigit() and len(token) == self.digits and totp.verify(int(token), self.tolerance, self.last_t + 1):
             self.last_t = totp.t()
             self.throttle_reset(commit=False)
             self.set_last_used_timestamp(commit=False)

@@ -91,12 +91,17 @@ class LockoutHandler(AxesDatabaseHandler):
         return super().is_locked(request, credentials) or self.account_locked(request, credentials)
 
     def user_login_failed(self, sender, credentials, request=None, **kwargs):
+        was_locked = getattr(request, "axes_locked_out", False)
         super().user_login_failed(sender, credentials, request, **kwargs)
-        if request is not None and not request.axes_locked_out and self.account_locked(request, credentials):
+        if request is None:
+            return
+        if not request.axes_locked_out and self.account_locked(request, credentials):
             request.axes_locked_out = True
             request.axes_credentials = credentials
             user_locked_out.send("axes", request=request, username=get_client_username(request, credentials),
                                  ip_address=request.axes_ip_address)
+        if request.axes_locked_out and not was_locked:  # this failure reached a limit
+            record_for_email(get_client_username(request, credentials), "auth.locked_out")
 
     def lock_rules(self, request, credentials=None):
         """(attempts, limit) of each rule: the per-address ones of AXES_LOCKOUT_PARAMETERS, then the account's."""
@@ -182,7 +187,7 @@ class SignInForm(forms.Form):
             raise forms.ValidationError(locked_message(self.retry_after), code="locked")
         user = authenticate(self.request, email=email, password=password)
         if user is None:
-            _record_failure(email, "password")
+            record_failure(email, "password")
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
         self.user_cache = user
         return self.cleaned_data
@@ -191,11 +196,17 @@ class SignInForm(forms.Form):
         return self.user_cache
 
 
-def _record_failure(email, step):
-    user = get_user_model().objects.filter(email=email).first()
-    if user is not None:  # an unknown email belongs to no organization's log
+def record_for_email(email, action, metadata=None):
+    """An account event for whoever has this email; an unknown email belongs to no organization's log."""
+    user = get_user_model().objects.filter(email=email).first() if email else None
+    if user is not None:
         with transaction.atomic():
-            mfa.record_for_user("auth.login_failed", user, {"step": step})
+            mfa.record_for_user(action, user, metadata)
+
+
+def record_failure(email, step):
+    """A failed sign-in step ("password", "second_factor", "sudo"), in the person's organizations' logs."""
+    record_for_email(email, "auth.login_failed", {"step": step})
 
 
 def _locked(response, retry_after):
@@ -273,7 +284,7 @@ class SecondFactorView(RedirectURLMixin, FormView):
             return response
         if device is None:
             count_failure(self.request, email)
-            _record_failure(email, "second_factor")
+            record_failure(email, "second_factor")
             retry_after = lockout_seconds(self.request, email)
             if retry_after is not None:
                 form.add_error(None, locked_message(retry_after))

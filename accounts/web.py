@@ -24,6 +24,7 @@ from accounts import invitations
 from accounts.models import Member, OAuthApplication, User
 from accounts.oauth import OPENID, RegistryScopes
 from accounts.signin import complete_sign_in
+from config.errors import Conflict
 
 def _membership(user, application):
     return Member.objects.filter(organization_id=application.organization_id, user=user).first()
@@ -166,6 +167,11 @@ class JoinForm(forms.Form):
         return self.cleaned_data
 
 
+def _refused(request, conflict):
+    """A join that cannot happen (already a member, the link used meanwhile): said on a page, 409."""
+    return render(request, "accounts/refused.html", {"reason": conflict.detail}, status=409)
+
+
 class InvitationView(TemplateView):
     """The link of an invitation email. A newcomer sets a password and joins; someone with an account
     signs in first (as the invited email) and joins. Then, where the role or organization requires it,
@@ -193,12 +199,18 @@ class InvitationView(TemplateView):
             form = JoinForm(request.POST, email=self.invitation.email)
             if not form.is_valid():
                 return self.render_to_response(self.get_context_data(form=form), status=400)
-            with transaction.atomic():
-                user = User.objects.create_user(email=self.invitation.email, password=form.cleaned_data["password"])
-                invitations.accept(token=self.token, user=user)
+            try:
+                with transaction.atomic():  # no account is left behind when joining fails
+                    user = User.objects.create_user(email=self.invitation.email, password=form.cleaned_data["password"])
+                    invitations.accept(token=self.token, user=user)
+            except Conflict as exc:
+                return _refused(request, exc)
             complete_sign_in(request, user)
         elif user.is_authenticated and user.email == self.invitation.email:
-            invitations.accept(token=self.token, user=user)
+            try:
+                invitations.accept(token=self.token, user=user)
+            except Conflict as exc:
+                return _refused(request, exc)
         else:
             return self.render_to_response(self.get_context_data(), status=403)
         return redirect(settings.LOGIN_REDIRECT_URL)

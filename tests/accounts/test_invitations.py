@@ -108,3 +108,29 @@ def test_inviting_a_member_or_a_pending_invitee_again_is_a_conflict(tenant, outb
     again = admin.post("/api/v1/members", {"email": "new.person@example.com", "role": "viewer"}, format="json")
     member = admin.post("/api/v1/members", {"email": tenant.member("developer").user.email, "role": "viewer"}, format="json")
     assert again.status_code == 409 and member.status_code == 409
+
+
+def test_resending_refuses_a_second_way_in_and_a_used_link_is_a_page_not_an_error(tenant, outbox):
+    first, first_link = invite(tenant, outbox)
+    Invitation.objects.filter(pk=first["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    second, second_link = invite(tenant, outbox)  # the first expired: a new one is allowed
+    admin = tenant.client("admin")
+    beside = admin.post(f"/api/v1/invitations/{first['id']}/resend")
+    assert beside.status_code == 409 and "pending invitation" in beside.json()["error"]["message"]
+
+    browser = Client()
+    assert browser.post(second_link, {"password": PASSWORD, "confirm": PASSWORD}).status_code == 302
+    member = admin.post(f"/api/v1/invitations/{first['id']}/resend")
+    assert member.status_code == 409 and "already a member" in member.json()["error"]["message"]
+    assert Invitation.objects.get(pk=first["id"]).sent_count == 1, "nothing was sent"
+
+
+def test_accepting_when_already_a_member_is_a_409_page(tenant, outbox):
+    existing = User.objects.create_user(email="known@example.com", password=PASSWORD)
+    _, link = invite(tenant, outbox, email="known@example.com", role="viewer")
+    Member.objects.create(organization=tenant.org, user=existing, role="developer")  # joined meanwhile
+    browser = Client()
+    browser.force_login(existing)
+    refused = browser.post(link)
+    assert refused.status_code == 409 and b"already a member" in refused.content
+    assert Member.objects.get(organization=tenant.org, user=existing).role == "developer"

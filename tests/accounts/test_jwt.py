@@ -363,3 +363,17 @@ class TestChangesApplyOnTheNextRequest:
         access = self.warm(obtain(developer)["access"])
         tenant.client("admin").patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
         assert me(access).json()["scopes"] == ["connectors:read", "data:read"]
+
+
+def test_failed_token_requests_are_audited_like_browser_sign_ins(tenant):
+    developer = person(tenant, "developer")
+    wrong = post(TOKEN, {"email": developer.user.email, "password": "not the password", "organization": tenant.org.id})
+    assert wrong.status_code == 401
+    device = totp_device(developer.user)
+    bad_code = post(TOKEN, {"email": developer.user.email, "password": PASSWORD, "organization": tenant.org.id,
+                            "otp": "²²²²²²"})
+    assert bad_code.status_code == 401 and api_error(bad_code)["code"] == "mfa_invalid"
+    steps = sorted(AuditEvent.objects.filter(action="auth.login_failed", organization=tenant.org)
+                   .values_list("metadata__step", flat=True))
+    assert steps == ["password", "second_factor"]
+    assert device.__class__.objects.get(pk=device.pk).last_t == -1, "no code was taken"

@@ -14,8 +14,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import UserSession
+from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, wrong_code
-from tests.accounts.oauth_helpers import PASSWORD, person, totp_code, totp_device
+from tests.accounts.oauth_helpers import PASSWORD, person, sign_in, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 
@@ -316,3 +317,30 @@ def test_a_client_cannot_pass_itself_off_as_the_trusted_proxy(tenant, settings):
         response = page.fail(address(1), HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.{n}")
     page.assert_locked(response)
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {address(1)}
+
+
+# Audited: every failure, and the lock (ASVS 16.3.1)
+
+
+def test_each_failure_and_the_lock_are_audited(entry):
+    for n in range(5):
+        entry.fail(address(1))
+    failures = AuditEvent.objects.filter(action="auth.login_failed", organization=entry.member.organization)
+    assert failures.count() == 5
+    step = "password" if entry.name != "login/verify" else "second_factor"
+    assert {event.metadata["step"] for event in failures} == {step}
+    assert AuditEvent.objects.filter(action="auth.locked_out", actor_id=entry.member.id).count() == 1
+    entry.fail(address(1))  # refused while locked: no second lock event
+    assert AuditEvent.objects.filter(action="auth.locked_out", actor_id=entry.member.id).count() == 1
+
+
+def test_sudo_failures_count_and_the_locking_one_answers_on_the_sudo_page(tenant):
+    member = person(tenant, "developer")
+    browser = Client(REMOTE_ADDR=address(1))
+    assert sign_in(browser, member.user.email).status_code == 302
+    for _ in range(4):
+        assert browser.post("/account/sudo", {"secret": "not the password"}).status_code == 400
+    locking = browser.post("/account/sudo", {"secret": "not the password"})
+    assert_locked_page(locking)
+    assert b'name="secret"' in locking.content, "the sudo form, not the sign-in form"
+    assert AuditEvent.objects.filter(action="auth.login_failed", metadata__step="sudo").count() == 5

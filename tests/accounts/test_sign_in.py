@@ -296,3 +296,24 @@ def test_default_accounts_do_not_exist():
     for email, password in (("admin@openpaas.local", "admin"), ("admin", "admin"), ("root", "root")):
         response = Client().post("/login", {"email": email, "password": password})
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("code", ["²²²²²²", "１２３４５６", "12³456"])
+def test_digits_of_other_scripts_are_a_wrong_code_not_an_error(tenant, code):
+    developer = person(tenant, "developer")
+    totp_device(developer.user)
+    browser = Client()
+    sign_in(browser, developer.user.email)
+    response = browser.post("/login/verify", {"code": code})
+    assert response.status_code == 200 and not signed_in(browser)
+    assert AuditEvent.objects.filter(action="auth.login_failed", metadata__step="second_factor").exists()
+
+
+@pytest.mark.parametrize("form,message", [
+    ({"email": "not-an-email", "password": "whatever it is"}, "Enter a valid email address."),
+    ({"email": "someone@example.com", "password": ""}, "This field is required."),
+])
+def test_the_sign_in_page_says_what_is_wrong_with_a_field(form, message):
+    response = Client().post("/login", form)
+    assert response.status_code == 200
+    assert message in response.content.decode()
