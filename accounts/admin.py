@@ -43,7 +43,6 @@ from config.admin import (
     apply_serializer_errors,
     conflict_message,
     site,
-    sudo_redirect,
     tenant_scope,
 )
 from config.errors import Conflict
@@ -173,11 +172,11 @@ class MFAFilter(admin.SimpleListFilter):
 
 @admin.register(Member, site=site)
 class MemberAdmin(TenantAdmin):
-    """People and Service members. People join by invitation; Service members are added here. A role
-    change needs sudo; removal takes the member's keys with it."""
+    """People and Service members. People join by invitation; Service members are added here. A change of
+    role or of a Service member's granted scopes needs sudo; removal takes the member's keys with it."""
 
     allow_add = allow_change = allow_delete = True
-    sudo_fields = ("role",)
+    sudo_fields = ("role", "granted_scopes")  # both decide what the member (and every key it holds) may do
     list_display = ("display_name", "email", "organization", "role", "mfa", "last_login", "created_at")
     list_filter = ("role", MFAFilter)
     search_fields = ("id", "name", "user__email")
@@ -316,6 +315,7 @@ class APIKeyAdmin(TenantAdmin):
     """Keys, masked. Create (needs sudo; the secret is shown once), revoke, roll (needs sudo)."""
 
     allow_add = True
+    sudo_to_add = True
     sensitive_fields = ("digest",)
     list_display = ("name", "masked", "member", "organization", "livemode", "status", "scope_list", "created_at",
                     "last_used_at", "expires_at")
@@ -362,11 +362,6 @@ class APIKeyAdmin(TenantAdmin):
 
     def is_rollable(self, request, api_key):
         return api_key.status() == "active" and not api_key.rolled_to_id
-
-    def add_view(self, request, form_url="", extra_context=None):
-        if (needed := sudo_redirect(request)) is not None:
-            return needed
-        return super().add_view(request, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -463,10 +458,12 @@ class OAuthApplicationForm(ServiceForm):
 
 @admin.register(OAuthApplication, site=site)
 class OAuthApplicationAdmin(TenantAdmin):
-    """OAuth clients. A confidential client's secret is shown once, at creation; only its hash is kept,
-    and no page shows either."""
+    """OAuth clients. Creating one needs sudo, as a key does: a confidential client's secret is shown once,
+    at creation; only its hash is kept, and no page shows either."""
 
     allow_add = allow_change = allow_delete = True
+    sudo_to_add = True
+    sudo_fields = ("allowed_scopes", "grant_types")  # widening them widens what its tokens may do
     sensitive_fields = ("client_secret",)
     list_display = ("name", "client_id", "organization", "livemode", "client_type", "grant_list", "scope_list",
                     "created_at")
@@ -672,7 +669,7 @@ class ReviewItemForm(ServiceForm):
         if not decision:
             self.add_error("decision", "Choose keep, change role or revoke.")
         elif decision == AccessReviewItem.CHANGE_ROLE:
-            if item.api_key_id or item.role == scope_registry.SERVICE:
+            if item.is_credential or item.role == scope_registry.SERVICE:
                 self.add_error("decision", "Only a person's role can change; keep or revoke a credential.")
             elif not data.get("new_role"):
                 self.add_error("new_role", "Choose the new role.")
@@ -689,12 +686,9 @@ class AccessReviewItemInline(admin.TabularInline):
     show_change_link = False
     ordering = ("id",)
     fields = ("subject", "kind", "role", "scope_list", "last_login", "last_key_use", "two_factor", "key_age",
-              "decision", "new_role", "note", "decided_by", "decided_at")
+              "decision", "new_role", "note", "decided_by_label", "decided_at")
     readonly_fields = ("subject", "kind", "role", "scope_list", "last_login", "last_key_use", "two_factor", "key_age",
-                       "decided_by", "decided_at")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("decided_by__user")
+                       "decided_by_label", "decided_at")
 
     def _review_admin(self):
         return self.admin_site._registry[AccessReview]
@@ -711,17 +705,13 @@ class AccessReviewItemInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="kind")
-    def kind(self, item):
-        return "credential" if item.api_key_id else "member"
-
     @admin.display(description="scopes")
     def scope_list(self, item):
         return _scopes(item.scopes)
 
     @admin.display(description="two-factor")
     def two_factor(self, item):
-        return "—" if item.api_key_id else ("on" if item.mfa_enabled else "OFF")
+        return "—" if item.is_credential else ("on" if item.mfa_enabled else "OFF")
 
     @admin.display(description="key age (days)")
     def key_age(self, item):
@@ -751,10 +741,11 @@ class AccessReviewAdmin(TenantAdmin):
     staff who are not an Admin of the organization can read and export reviews, not decide them."""
 
     allow_add = allow_change = True
-    list_display = ("__str__", "organization", "due_date", "status", "decided", "started_by", "created_at",
-                    "completed_at", "completed_by", "csv")
+    # Who started and completed it as recorded then, not the links (emptied when that member is removed).
+    list_display = ("__str__", "organization", "due_date", "status", "decided", "started_by_label", "created_at",
+                    "completed_at", "completed_by_label", "csv")
     list_filter = (ReviewStatusFilter,)
-    list_select_related = ("organization", "started_by__user", "completed_by__user")
+    list_select_related = ("organization",)
     ordering = ("-created_at",)
     inlines = [AccessReviewItemInline]
     object_actions = (
@@ -762,7 +753,8 @@ class AccessReviewAdmin(TenantAdmin):
                      "members are removed. Every entry needs a decision first.", sudo=True, available="is_open"),
         ObjectAction("export", "Export CSV", download=True, available="is_completed"),
     )
-    detail_fields = ("organization", "due_date", "status", "started_by", "created_at", "completed_at", "completed_by")
+    detail_fields = ("organization", "due_date", "status", "started_by_label", "started_by_member_id", "created_at",
+                     "completed_at", "completed_by_label", "completed_by_member_id")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -853,8 +845,11 @@ class AccessReviewAdmin(TenantAdmin):
             formset.changed_objects.append((item, item_form.changed_data))
 
     def complete_action(self, request, review, data):
-        reviews.complete(review=review, completed_by=self.reviewer(request, review))
+        completed = reviews.complete(review=review, completed_by=self.reviewer(request, review))
         messages.success(request, "The access review is completed and its decisions applied.")
+        if completed.skipped:
+            messages.warning(request, "Not applied, the member or key was already gone: "
+                             + ", ".join(item.subject for item in completed.skipped) + ".")
 
     def export_action(self, request, review, data):
         with transaction.atomic():

@@ -368,6 +368,12 @@ class AccessReview(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Who started and completed it, as they were then: the evidence outlives the members (the foreign keys
+    # above are emptied when a member is removed).
+    started_by_label = models.CharField("started by", max_length=254, blank=True)
+    started_by_member_id = models.CharField("started by (member id)", max_length=40, blank=True)
+    completed_by_label = models.CharField("completed by", max_length=254, blank=True)
+    completed_by_member_id = models.CharField("completed by (member id)", max_length=40, blank=True)
 
     objects = MemberQuerySet.as_manager()
 
@@ -382,11 +388,15 @@ class AccessReview(models.Model):
 class AccessReviewItem(models.Model):
     KEEP, CHANGE_ROLE, REVOKE = "keep", "change_role", "revoke"
     DECISIONS = [(KEEP, "Keep"), (CHANGE_ROLE, "Change role"), (REVOKE, "Revoke")]
+    MEMBER, CREDENTIAL = "member", "credential"
+    KINDS = [(MEMBER, "Member"), (CREDENTIAL, "Credential")]
 
     review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="items")
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     api_key = models.ForeignKey(APIKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # What the reviewer saw, kept as it was when the review started.
+    # What the reviewer saw, kept as it was when the review started. ``kind`` is stored, not read from
+    # ``api_key``: that link is emptied when the key is deleted, and the entry is still a credential's.
+    kind = models.CharField(max_length=20, choices=KINDS, default=MEMBER)
     subject = models.CharField(max_length=254)
     role = models.CharField(max_length=20)
     scopes = models.JSONField(default=list)
@@ -398,7 +408,13 @@ class AccessReviewItem(models.Model):
     new_role = models.CharField(max_length=20, choices=scope_registry.ROLE_CHOICES, blank=True)
     note = models.TextField(blank=True, max_length=2000)
     decided_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by_label = models.CharField("decided by", max_length=254, blank=True)  # kept when the member goes
+    decided_by_member_id = models.CharField("decided by (member id)", max_length=40, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return self.subject
+
+    @property
+    def is_credential(self):
+        return self.kind == self.CREDENTIAL

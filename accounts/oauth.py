@@ -14,13 +14,17 @@
 import hashlib
 import json
 import secrets
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauthlib.oauth2.rfc6749.utils import scope_to_list
+from oauth2_provider.models import (
+    get_access_token_model, get_grant_model, get_id_token_model, get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
@@ -33,6 +37,8 @@ from accounts.models import Member, OAuthApplication
 from accounts.scopes import SCOPES
 
 OPENID = "openid"
+# The Django user of the authorization request being handled (set by accounts.web.ConsentView).
+AUTHORIZING_USER = ContextVar("openpaas_authorizing_user", default=None)
 ACCESS_TOKEN_PREFIX = "oat_"  # nosec B105: a public marker, not a secret
 REFRESH_TOKEN_PREFIX = "ort_"  # nosec B105: a public marker, not a secret
 
@@ -61,7 +67,9 @@ class RegistryScopes(BaseScopes):
             # every scope an application can be registered for. Token requests always name one.
             return list(self.get_all_scopes())
         allowed = list(application.allowed_scopes)
-        if application and application.allows_grant_type(OAuthApplication.GRANT_AUTHORIZATION_CODE):
+        # openid names a person: only for the grant people authorize, never for client credentials.
+        if (application.allows_grant_type(OAuthApplication.GRANT_AUTHORIZATION_CODE)
+                and getattr(request, "grant_type", None) != "client_credentials"):
             allowed.append(OPENID)
         return allowed
 
@@ -114,15 +122,18 @@ class OrganizationOAuth2Validator(OAuth2Validator):
 
     @staticmethod
     def _may_act(user, application):
-        """A person's grant stays usable only while they are active and a member of the organization."""
-        return bool(user is not None and user.is_active and
-                    Member.objects.filter(organization_id=application.organization_id, user=user).exists())
+        """A person's grant stays usable only while they are active, a member of the organization, and
+        the application still lets people authorize it."""
+        return bool(user is not None and user.is_active
+                    and application.allows_grant_type(OAuthApplication.GRANT_AUTHORIZATION_CODE)
+                    and Member.objects.filter(organization_id=application.organization_id, user=user).exists())
 
     def validate_bearer_token(self, token, scopes, request):
-        # The OIDC userinfo endpoint: a deactivated or removed person's token tells nothing any more.
+        # Asked only by the OIDC userinfo endpoint (the API has its own loader), which describes a person:
+        # a client's own token has none, and a deactivated or removed person's token tells nothing any more.
         if not super().validate_bearer_token(token, scopes, request):
             return False
-        if request.user is None or self._may_act(request.user, request.client):
+        if self._may_act(request.user, request.client):
             return True
         request.oauth2_error = {"error": "invalid_token"}
         return False
@@ -136,7 +147,24 @@ class OrganizationOAuth2Validator(OAuth2Validator):
                                                            revoked__isnull=False).exists():
                     _audit("oauth.refresh_token_reused", client)
                 return False
-        return self._may_act(request.user, client)
+        # Nothing the grant gave is still allowed to the application: nothing to refresh.
+        return self._may_act(request.user, client) and bool(self.get_original_scopes(refresh_token, request))
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        # The application's allowed scopes may have narrowed since the grant: a refresh never returns more.
+        return within_application(scope_to_list(super().get_original_scopes(refresh_token, request, *args, **kwargs)),
+                                  request.client, request)
+
+    def validate_silent_login(self, request):
+        # prompt=none. oauthlib's request carries no Django user at validation (and takes a "user" from the
+        # query string): the consent view says who is signed in.
+        user = AUTHORIZING_USER.get()
+        return bool(user is not None and user.is_authenticated)
+
+    def validate_silent_authorization(self, request):
+        # The person is asked every time (REQUEST_APPROVAL_PROMPT "force"): there is no silent consent,
+        # so prompt=none is answered consent_required.
+        return False
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
         """RFC 7009, audited when it revoked something of this client's (an unknown token, or another
@@ -201,14 +229,45 @@ class OrganizationOAuth2Validator(OAuth2Validator):
         return claims
 
 
+def within_application(scopes, application, request=None):
+    """``scopes`` narrowed to what ``application`` may ask for now: its allowed scopes are a ceiling on
+    every token it holds, whenever the token was issued."""
+    ceiling = set(RegistryScopes().get_available_scopes(application=application, request=request))
+    return [scope for scope in scopes if scope in ceiling]
+
+
 def member_for_token(access_token):
     """Who a token acts as: the person's membership in the application's organization, or the
-    application's Service member. None when that membership is gone."""
+    application's Service member. None when the API refuses it: that membership is gone, the person is
+    deactivated, or the application no longer allows the grant that issued it."""
     application = access_token.application
     members = Member.objects.select_related("organization", "user")
     if access_token.user_id is None:
-        return members.filter(pk=application.service_member_id).first() if application.service_member_id else None
-    return members.filter(organization_id=application.organization_id, user_id=access_token.user_id).first()
+        if not (application.service_member_id
+                and application.allows_grant_type(OAuthApplication.GRANT_CLIENT_CREDENTIALS)):
+            return None
+        return members.filter(pk=application.service_member_id).first()
+    if not application.allows_grant_type(OAuthApplication.GRANT_AUTHORIZATION_CODE):
+        return None
+    return members.filter(organization_id=application.organization_id, user_id=access_token.user_id,
+                          user__is_active=True).first()
+
+
+def end_member_tokens(member):
+    """End every OAuth grant ``member`` holds, for good: their access tokens, unredeemed (and spent)
+    codes and ID tokens are deleted and their refresh tokens revoked, so that adding the same person
+    (or client credentials) back later brings none of them back. A person's are those of the
+    organization's applications; a Service member's, those of its application's client credentials."""
+    if member.user_id is None:
+        held = Q(user__isnull=True, application__service_member=member)
+    else:
+        held = Q(user_id=member.user_id, application__organization_id=member.organization_id)
+    with transaction.atomic():
+        get_access_token_model().objects.filter(held).delete()
+        get_id_token_model().objects.filter(held).delete()
+        get_grant_model().objects.filter(held).delete()
+        # Revoked, not deleted: presented again, one is refused as reused (and audited so).
+        get_refresh_token_model().objects.filter(held, revoked__isnull=True).update(revoked=timezone.now())
 
 
 class OAuthTokenLoader(CredentialLoader):
@@ -235,6 +294,6 @@ class OAuthTokenLoader(CredentialLoader):
         application = access_token.application
         return credential_cache.CredentialSnapshot.of(
             kind=self.kind, credential_id=application.id, livemode=application.livemode,
-            scopes=[scope for scope in access_token.scope.split() if scope != OPENID],
+            scopes=[scope for scope in within_application(access_token.scope.split(), application) if scope != OPENID],
             expires_at=access_token.expires, member=member, generation=generation,
         )

@@ -159,7 +159,8 @@ class OAuthApplicationSerializer(TenantModelSerializer):
     grant_types = serializers.ListField(
         child=serializers.ChoiceField(choices=[grant for grant, _ in OAuthApplication.GRANT_CHOICES]),
         allow_empty=False, max_length=2)
-    redirect_uris = serializers.ListField(child=serializers.URLField(max_length=2048), required=False, max_length=20)
+    # Only the authorization code grant redirects: a client credentials application may have none.
+    redirect_uris = serializers.ListField(child=serializers.URLField(max_length=2048), default=list, max_length=20)
     allowed_scopes = scope_list_field(allow_empty=False)
 
     class Meta:

@@ -140,7 +140,8 @@ def update_member(*, principal, member, role=None, name=None, granted_scopes=Non
 
 
 def remove_member(*, principal, member):
-    """Remove a member; their API keys go with them and stop working at once."""
+    """Remove a member; their API keys go with them and stop working at once, and their OAuth tokens
+    end for good (accounts.signals, for every path that deletes a member)."""
     with transaction.atomic():
         _lock_organization(member.organization)
         if _is_last_admin(member):
@@ -150,13 +151,22 @@ def remove_member(*, principal, member):
         member.delete()
 
 
+SERVICE_MEMBER_SUFFIX = " (OAuth)"
+
+
+def _service_member_name(application):
+    # An application's name may be as long as a member's: the base is shortened, the suffix kept.
+    limit = Member._meta.get_field("name").max_length - len(SERVICE_MEMBER_SUFFIX)
+    return application.name[:limit].rstrip() + SERVICE_MEMBER_SUFFIX
+
+
 def _sync_service_member(application):
     """An application with client credentials acts as its own Service member, holding its scopes."""
     uses_client_credentials = OAuthApplication.GRANT_CLIENT_CREDENTIALS in application.grant_types
     member = application.service_member
     if uses_client_credentials and member is None:
         application.service_member = Member.objects.create(
-            organization=application.organization, role=scope_registry.SERVICE, name=f"{application.name} (OAuth)",
+            organization=application.organization, role=scope_registry.SERVICE, name=_service_member_name(application),
             granted_scopes=application.allowed_scopes)
     elif uses_client_credentials and member.granted_scopes != application.allowed_scopes:
         member.granted_scopes = application.allowed_scopes
@@ -166,7 +176,7 @@ def _sync_service_member(application):
         member.delete()
 
 
-def create_oauth_application(*, organization, livemode, name, client_type, grant_types, redirect_uris, allowed_scopes,
+def create_oauth_application(*, organization, livemode, name, client_type, grant_types, allowed_scopes, redirect_uris=(),
                              principal=None):
     """Returns (application, client secret or None). The secret is hashed when saved."""
     secret = secrets.token_urlsafe(48) if client_type == OAuthApplication.CLIENT_CONFIDENTIAL else ""

@@ -1,16 +1,18 @@
-"""Changes to who may do what mark the organization's cached credentials stale (accounts.gate).
+"""Changes to who may do what mark the organization's cached credentials stale (accounts.gate), and a
+member's removal ends their OAuth tokens.
 
 Signals, not calls in each service, so that every path that saves these models (the API, the admin,
 commands) is covered; ``QuerySet.update()`` sends no signal and must not be used to change them."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.gate import bump_generation
 from accounts.middleware import end_session, start_session
 from accounts.models import APIKey, Member, OAuthApplication, Organization, TokenSession, User
+from accounts.oauth import end_member_tokens
 
 
 @receiver(post_save, sender=APIKey)
@@ -24,6 +26,14 @@ def _access_changed(sender, instance, created=False, **kwargs):
 @receiver(post_delete, sender=Member)
 def _access_removed(sender, instance, **kwargs):
     bump_generation(instance.organization_id)
+
+
+@receiver(pre_delete, sender=Member)
+def _member_leaving(sender, instance, **kwargs):
+    # Tokens are found by person and organization, so a person added back would otherwise get their old
+    # ones back. Here, not in each service, so that the admin and access reviews are covered too; before
+    # the delete, while a Service member's application still names it; in the delete's transaction.
+    end_member_tokens(instance)
 
 
 @receiver(post_save, sender=OAuthApplication)

@@ -1,15 +1,20 @@
-"""Browser pages of OAuth (consent) and invitations, and the OAuth introspection endpoint. Sign-in is in
-accounts.signin, the account pages in accounts.account_pages."""
+"""Browser pages of OAuth (consent) and invitations, and the OAuth token and introspection endpoints. Sign-in
+is in accounts.signin, the account pages in accounts.account_pages."""
 
 import hashlib
+import json
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 from django_otp import devices_for_user
 from oauthlib.common import Request as OAuthlibRequest
@@ -18,11 +23,11 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect, get_oauthlib_core
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.views import AuthorizationView, IntrospectTokenView
+from oauth2_provider.views import AuthorizationView, IntrospectTokenView, TokenView
 
 from accounts import invitations
 from accounts.models import Member, OAuthApplication, User
-from accounts.oauth import OPENID, RegistryScopes
+from accounts.oauth import AUTHORIZING_USER, OPENID, RegistryScopes, member_for_token, within_application
 from accounts.signin import complete_sign_in
 from config.errors import Conflict
 
@@ -44,7 +49,11 @@ class ConsentView(AuthorizationView):
         if request.user.is_authenticated and _needs_second_factor(request.user):
             return render(request, "accounts/consent_refused.html",
                           {"reason": "Sign in again with your two-factor code to authorize applications."}, status=403)
-        return super().dispatch(request, *args, **kwargs)
+        authorizing = AUTHORIZING_USER.set(request.user)  # for prompt=none (validate_silent_login)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            AUTHORIZING_USER.reset(authorizing)
 
     def _allowed(self, application):
         member = _membership(self.request.user, application)
@@ -116,9 +125,36 @@ class ConsentView(AuthorizationView):
         return super().form_valid(form)
 
 
+def _oauth_error(error):
+    """An oauthlib error as the token endpoints answer it (RFC 6749 section 5.2)."""
+    response = JsonResponse(json.loads(error.json), status=error.status_code, headers=error.headers)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class SupportedGrantsTokenView(TokenView):
+    """The token endpoint for the grants of OAUTH2_GRANT_TYPES_SUPPORTED only. django-oauth-toolkit sends
+    the device code grant to its own handler before oauthlib sees the request, and oauthlib's server
+    knows grants this one does not offer (password): anything else is unsupported_grant_type."""
+
+    def post(self, request, *args, **kwargs):
+        supported = oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED
+        if any(grant_type not in supported for grant_type in request.POST.getlist("grant_type")):
+            return _oauth_error(oauth_errors.UnsupportedGrantTypeError())
+        return super().post(request, *args, **kwargs)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
 class OwnTokensIntrospectView(IntrospectTokenView):
     """RFC 7662 introspection for a client about its own tokens: any other token is inactive to it,
-    so one organization's client learns nothing of another's tokens."""
+    so one organization's client learns nothing of another's tokens, and so is a token the API
+    refuses. Only a client authenticates here (never a bearer token)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        # django-oauth-toolkit's dispatch answers an unauthenticated request with an empty 403; post()
+        # authenticates the client itself and answers 401 invalid_client (RFC 7662 section 2.1).
+        return View.dispatch(self, request, *args, **kwargs)
 
     @staticmethod
     def _client(request):
@@ -133,14 +169,23 @@ class OwnTokensIntrospectView(IntrospectTokenView):
     def post(self, request, *args, **kwargs):
         client = self._client(request)
         if client is None:
-            return JsonResponse({"error": "invalid_client"}, status=401)
+            return _oauth_error(oauth_errors.InvalidClientError())
         token_value = request.POST.get("token")
         if token_value is None:
             return JsonResponse({"error": "invalid_request", "error_description": "Token parameter is missing."}, status=400)
         checksum = hashlib.sha256(token_value.encode()).hexdigest()
-        if not get_access_token_model().objects.filter(token_checksum=checksum, application=client).exists():
+        token = (get_access_token_model().objects.select_related("application", "user")
+                 .filter(token_checksum=checksum, application=client).first())
+        # Active exactly when the API would accept it, with the scopes the API would honour.
+        if token is None or not token.is_valid() or member_for_token(token) is None:
             return JsonResponse({"active": False})
-        return self.get_token_response(token_value)
+        data = {"active": True, "scope": " ".join(within_application(token.scope.split(), client)),
+                "exp": int(token.expires.timestamp()), "client_id": client.client_id}
+        if token.user is not None:
+            data["username"] = token.user.get_username()
+        if token.resource:
+            data["aud"] = token.resource
+        return JsonResponse(data)
 
     def get(self, request, *args, **kwargs):
         # Tokens never travel in URLs.

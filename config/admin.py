@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import actions as admin_actions
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
@@ -227,7 +228,16 @@ def overdue_reviews(request):
     return list(reviews.select_related("organization").order_by("due_date")[:50])
 
 
+@admin.action(permissions=["delete"], description=admin_actions.delete_selected.short_description)
+def delete_selected(modeladmin, request, queryset):
+    """Django's "delete selected", in one transaction with the history it writes before deleting: when a
+    deletion is refused, neither the other deletions nor their history entries remain."""
+    with transaction.atomic():
+        return admin_actions.delete_selected(modeladmin, request, queryset)
+
+
 site = OpenPaaSAdminSite()
+site.add_action(delete_selected, "delete_selected")
 
 # The URL conf mounts the site with ``include("config.admin")``: its URL namespace, and its URLs read when
 # the URL conf loads, after every app's admin module has registered its pages.
@@ -269,6 +279,7 @@ class TenantAdmin(admin.ModelAdmin):
     allow_add = allow_change = allow_delete = False
     sensitive_fields = ()  # never filtered on from the URL (no oracle on digests or secrets)
     sudo_fields = ()  # a change to any of these needs sudo
+    sudo_to_add = False  # adding one needs sudo (the page that answers it shows a secret)
     object_actions = ()
     save_as = False
     view_on_site = False
@@ -362,9 +373,11 @@ class TenantAdmin(admin.ModelAdmin):
         raise NotImplementedError(f"{type(self).__name__} deletes through a service; override delete_model.")
 
     def delete_queryset(self, request, queryset):
-        # One by one through delete_model, never QuerySet.delete(): each deletion is audited.
-        for obj in queryset:
-            self.delete_model(request, obj)
+        # One by one through delete_model, never QuerySet.delete(): each deletion is audited. All or nothing:
+        # a refusal (the last Admin) undoes the deletions before it.
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)
 
     def _guarded(self, request, call, back=None):
         """A service's refusal (409 in the API) becomes a message and a way back, not a 500."""
@@ -375,7 +388,17 @@ class TenantAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(back or request.get_full_path())
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if request.method == "POST" and self.sudo_fields:
+        if request.method == "POST" and "_saveasnew" in request.POST:
+            if not self.save_as:
+                # Django turns any change form posted with "_saveasnew" into an add, past add_view and
+                # every check made there (sudo before a key's secret is shown).
+                raise PermissionDenied
+            object_id = None
+        if object_id is None and self.sudo_to_add:
+            # Here, not in add_view: every way to an add comes through this method.
+            if (needed := sudo_redirect(request)) is not None:
+                return needed
+        elif request.method == "POST" and self.sudo_fields:
             needed = self._sudo_for_change(request, object_id)
             if needed is not None:
                 return needed

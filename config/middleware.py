@@ -1,12 +1,17 @@
-"""Request context (id and client address), body size limit, and the headers every response carries."""
+"""Request context (id and client address), body size limit, NUL characters refused, and the headers every
+response carries."""
 
+import base64
+import binascii
 import ipaddress
 import secrets
+from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.http import JsonResponse
 
 from config.context import RequestContext, set_request_context, reset_request_context
-from config.errors import error_response
+from config.errors import INVALID_REQUEST, error_response, handler400
 
 
 def _trusted_proxy_networks():
@@ -102,3 +107,69 @@ class BodySizeLimitMiddleware:
             return error_response(413, "invalid_request_error", "request_too_large",
                                   f"The request body is larger than the limit of {limit} bytes.")
         return self.get_response(request)
+
+
+NUL = "\x00"
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NUL_REFUSED = "Must not contain NUL characters."
+
+
+def _nul_parameter(request):
+    """The name of the first parameter (query string, form body) holding a NUL character, or None."""
+    sources = [request.GET]
+    # The API reads JSON bodies only: its parser refuses NUL itself, and a form body there is refused unread.
+    if request.method == "POST" and request.content_type in FORM_CONTENT_TYPES and not request.path.startswith("/api/"):
+        try:
+            sources.append(request.POST)  # a malformed body raises what the view would have met (a 400)
+        except OSError:  # the client went away mid-body (UnreadablePostError), as CsrfViewMiddleware allows
+            pass
+    for params in sources:
+        for name, values in params.lists():
+            if NUL in name or any(NUL in value for value in values):
+                return name.replace(NUL, "\ufffd")
+    return None
+
+
+def _nul_in_basic_credentials(request):
+    """Whether HTTP Basic credentials hold a NUL, as sent or percent-decoded (as OAuth clients encode them,
+    RFC 6749 section 2.3.1)."""
+    scheme, _, encoded = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        decoded = base64.b64decode(encoded.strip()).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return False  # not credentials at all: refused as such where they are read
+    return NUL in decoded or NUL in unquote_plus(decoded)
+
+
+class RefuseNulMiddleware:
+    """Answers 400 for a NUL character in the query string, a form body or HTTP Basic credentials.
+
+    PostgreSQL cannot store NUL in text, so such a value reaching a query fails there (a 500), and no
+    legitimate value holds one. Refused once here, for every view: django-oauth-toolkit's endpoints and
+    the pages pass these values to the database as sent."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = _nul_parameter(request)
+        # The API answers any malformed Authorization header with its own 401: only elsewhere.
+        if name is not None or (not request.path.startswith("/api/") and _nul_in_basic_credentials(request)):
+            return self.refuse(request, name)
+        return self.get_response(request)
+
+    @staticmethod
+    def refuse(request, name):
+        if request.path.startswith("/oauth/"):
+            # The OAuth endpoints' own error shape (RFC 6749 section 5.2), not the API's.
+            where = f"The {name} parameter" if name is not None else "The client credentials"
+            response = JsonResponse({"error": "invalid_request",
+                                     "error_description": f"{where} must not contain NUL characters."}, status=400)
+            response["Cache-Control"] = "no-store"
+            return response
+        if request.path.startswith("/api/"):
+            return error_response(400, INVALID_REQUEST, "parameter_invalid", f"{name}: {NUL_REFUSED}",
+                                  request=request, details={name: [NUL_REFUSED]})
+        return handler400(request)

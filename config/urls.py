@@ -19,7 +19,7 @@ from accounts.views import (
 )
 from accounts import account_pages
 from accounts.signin import SecondFactorView, SignInView, SignOutView
-from accounts.web import ConsentView, InvitationView, OwnTokensIntrospectView
+from accounts.web import ConsentView, InvitationView, OwnTokensIntrospectView, SupportedGrantsTokenView
 from audit.views import AuditEventViewSet
 from connectors.views import ConnectorViewSet, DatasetViewSet, WorkflowViewSet
 from webhooks.views import WebhookEndpointViewSet
@@ -79,7 +79,7 @@ api_v1 = [
 # and no application-management pages (applications are managed through the API, per organization).
 oauth = [
     path("authorize/", ConsentView.as_view(), name="authorize"),
-    path("token/", oauth_views.TokenView.as_view(), name="token"),
+    path("token/", SupportedGrantsTokenView.as_view(), name="token"),
     path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", OwnTokensIntrospectView.as_view(), name="introspect"),
     re_path(r"^\.well-known/openid-configuration/?$", oauth_views.ConnectDiscoveryInfoView.as_view(),

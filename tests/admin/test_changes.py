@@ -2,13 +2,22 @@
 and sudo for the sensitive ones (a role, a new or rolled key, the two-factor policy)."""
 
 import re
+from datetime import timedelta
 
+import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core import mail
+from django.test import RequestFactory
+from django.utils import timezone
 
+from accounts.account_pages import SUDO_AT
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from audit.models import AuditEvent
+from config.admin import site
 from connectors.models import Connector
 from tests.admin.conftest import admin_url, confirm_sudo, html
+from tests.admin.objects import ADMIN_OBJECTS
 from tests.conftest import api_client
 from tests.factories import make_connector, make_webhook_endpoint, make_workflow
 
@@ -99,6 +108,64 @@ def test_the_last_admin_cannot_be_removed_from_the_console(org_admin):
     assert "at least one Admin" in html(org_admin.get(response["Location"]))
 
 
+def test_a_service_members_granted_scopes_change_needs_sudo_then_is_audited(org_admin, tenant):
+    service = tenant.member("service")
+    change = admin_url(service, "change")
+    form = {"name": service.name, "granted_scopes": ["connectors:read", "connectors:write", "data:read"]}
+    refused = org_admin.post(change, form)
+    assert refused.status_code == 302 and refused["Location"].startswith("/account/sudo?next=")
+    service.refresh_from_db()
+    assert service.granted_scopes == ["connectors:read", "data:read"]
+    assert not AuditEvent.objects.filter(action="member.updated").exists()
+
+    assert org_admin.post(change, {**form, "granted_scopes": service.granted_scopes, "name": "ETL"}).status_code == 302
+    assert Member.objects.get(pk=service.pk).name == "ETL", "a change of name alone needs no sudo"
+    confirm_sudo(org_admin)
+    assert org_admin.post(change, {**form, "name": "ETL"}).status_code == 302
+    service.refresh_from_db()
+    assert service.granted_scopes == ["connectors:read", "connectors:write", "data:read"]
+    event = AuditEvent.objects.filter(action="member.updated", target_id=service.id).latest("created_at")
+    assert event.metadata == {"granted_scopes": service.granted_scopes} and by_console(event, org_admin.member)
+
+
+def _old_admin_and_selected(tenant, admin_member, *roles):
+    """The ids of ``admin_member`` and of the members of ``roles``, the Admin made the oldest, so that the
+    list's order (newest first) deletes the others before it."""
+    Member.objects.filter(pk=admin_member.pk).update(created_at=timezone.now() - timedelta(days=30))
+    return [tenant.member(role).pk for role in roles] + [admin_member.pk]
+
+
+def test_deleting_selected_members_is_all_or_nothing(org_admin, tenant):
+    selected = _old_admin_and_selected(tenant, org_admin.member, "viewer", "developer")
+    response = org_admin.post("/admin/accounts/member/", {"action": "delete_selected", "_selected_action": selected,
+                                                          "post": "yes"})
+    assert response.status_code == 302
+    assert "at least one Admin" in html(org_admin.get(response["Location"]))
+    assert Member.objects.filter(pk__in=selected).count() == 3, "the viewer's removal is undone too"
+    assert not AuditEvent.objects.filter(action="member.removed").exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists(), "no history of deletions that did not happen"
+
+
+def test_deleting_selected_members_removes_each_through_the_service_with_its_history(org_admin, tenant):
+    selected = [tenant.member("viewer").pk, tenant.member("developer").pk]
+    response = org_admin.post("/admin/accounts/member/", {"action": "delete_selected", "_selected_action": selected,
+                                                          "post": "yes"})
+    assert response.status_code == 302
+    assert not Member.objects.filter(pk__in=selected).exists()
+    assert {e.target_id for e in AuditEvent.objects.filter(action="member.removed")} == set(selected)
+    assert set(LogEntry.objects.filter(action_flag=DELETION).values_list("object_id", flat=True)) == set(selected)
+
+
+def test_the_member_model_admins_delete_queryset_is_atomic(org_admin, tenant):
+    selected = _old_admin_and_selected(tenant, org_admin.member, "viewer")
+    request = RequestFactory().post("/admin/accounts/member/")
+    request.user, request.session = org_admin.member.user, {}
+    model_admin = site._registry[Member]
+    with pytest.raises(Exception, match="at least one Admin"):
+        model_admin.delete_queryset(request, model_admin.get_queryset(request).filter(pk__in=selected))
+    assert Member.objects.filter(pk__in=selected).count() == 2
+
+
 def test_a_service_member_is_added_with_grantable_scopes_only(org_admin, tenant):
     refused = org_admin.post("/admin/accounts/member/add/", {"organization": tenant.org.pk, "name": "ETL",
                                                              "granted_scopes": ["org:admin"]})
@@ -132,6 +199,53 @@ def test_a_key_made_in_the_console_needs_sudo_and_shows_its_secret_once(org_admi
         later_page = html(org_admin.get(later))
         assert secret not in later_page and api_key.digest not in later_page
     assert api_key.masked in html(org_admin.get("/admin/accounts/apikey/"))
+
+
+def test_save_as_new_on_a_keys_page_is_refused_and_shows_no_secret(org_admin, tenant):
+    """Django turns a change form posted with "_saveasnew" into an add: it would skip add_view, where sudo
+    was asked, and answer with a new key's secret."""
+    tenant.key("developer")
+    api_key = APIKey.objects.get()
+    form = {"member": tenant.member("developer").pk, "name": "Sneaky", "scopes": ["data:read"], "expires_at_0": "",
+            "expires_at_1": "", "_saveasnew": "Save as new"}
+    for sudo in (False, True):
+        if sudo:
+            confirm_sudo(org_admin)
+        response = org_admin.post(admin_url(api_key, "change"), form)
+        assert response.status_code == 403 and not KEY.search(response.content.decode())
+    assert not APIKey.objects.filter(name="Sneaky").exists()
+    assert AuditEvent.objects.filter(action="api_key.created").count() == 1
+
+
+@pytest.mark.parametrize("model", sorted(ADMIN_OBJECTS, key=lambda m: m._meta.label), ids=lambda m: m._meta.label)
+def test_save_as_new_is_refused_on_every_page(org_admin, tenant, model):
+    obj = ADMIN_OBJECTS[model](tenant)
+    confirm_sudo(org_admin)
+    count = model._default_manager.count()
+    response = org_admin.post(admin_url(obj, "change"), {"_saveasnew": "Save as new", "name": "Copy"})
+    assert response.status_code == 403
+    assert model._default_manager.count() == count
+
+
+ADD_FORMS = {
+    APIKey: lambda tenant: {"member": tenant.member("developer").pk, "name": "Sneaky", "scopes": ["data:read"],
+                            "expires_at_0": "", "expires_at_1": ""},
+    OAuthApplication: lambda tenant: {"organization": tenant.org.pk, "name": "Sneaky", "client_type": "confidential",
+                                      "grant_types": ["client-credentials"], "redirect_uris": "",
+                                      "allowed_scopes": ["data:read"]},
+}
+
+
+@pytest.mark.parametrize("model", list(ADD_FORMS), ids=lambda m: m._meta.label)
+def test_every_add_of_a_secret_needs_sudo_not_only_the_add_page(org_admin, tenant, model):
+    """The check is where every add passes (changeform_view with no object), not in add_view alone."""
+    request = RequestFactory().post("/admin/", ADD_FORMS[model](tenant))
+    request.user, request.session, request._dont_enforce_csrf_checks = org_admin.member.user, {}, True
+    request.user.is_verified = lambda: True  # as django-otp's middleware marks a session that passed a code
+    request._messages = FallbackStorage(request)
+    response = site._registry[model].changeform_view(request, None)
+    assert response.status_code == 302 and response["Location"].startswith("/account/sudo?")
+    assert not model._default_manager.filter(name="Sneaky").exists()
 
 
 def test_a_key_cannot_get_scopes_beyond_its_members_role(org_admin, tenant):
@@ -213,10 +327,15 @@ def test_filtering_on_a_digest_from_the_url_is_refused(org_admin, tenant):
 # OAuth applications
 
 
-def test_an_oauth_application_made_in_the_console_shows_its_secret_once(org_admin, tenant):
+def test_an_oauth_application_made_in_the_console_needs_sudo_and_shows_its_secret_once(org_admin, tenant):
     form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "confidential",
             "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
             "allowed_scopes": ["connectors:read"]}
+    assert org_admin.get("/admin/accounts/oauthapplication/add/")["Location"].startswith("/account/sudo?")
+    refused = org_admin.post("/admin/accounts/oauthapplication/add/", form)
+    assert refused.status_code == 302 and refused["Location"].startswith("/account/sudo?")
+    assert not OAuthApplication.objects.filter(name="Portal").exists()
+    confirm_sudo(org_admin)
     page = html(org_admin.post("/admin/accounts/oauthapplication/add/", form))
     application = OAuthApplication.objects.get(name="Portal")
     secret = re.search(r'<code id="new-secret">([^<]+)</code>', page).group(1)
@@ -228,6 +347,7 @@ def test_an_oauth_application_made_in_the_console_shows_its_secret_once(org_admi
 
 
 def test_an_oauth_application_change_is_validated_and_audited(org_admin, tenant):
+    confirm_sudo(org_admin)
     form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "public",
             "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
             "allowed_scopes": ["connectors:read"]}
@@ -246,6 +366,29 @@ def test_an_oauth_application_change_is_validated_and_audited(org_admin, tenant)
     assert event.metadata == {"fields": ["allowed_scopes", "redirect_uris"]} and by_console(event, org_admin.member)
     assert org_admin.post(admin_url(application, "delete"), {"post": "yes"}).status_code == 302
     assert AuditEvent.objects.filter(action="oauth_application.deleted", target_id=application.id).exists()
+
+
+
+def test_widening_an_oauth_applications_scopes_or_grants_needs_sudo(org_admin, tenant):
+    confirm_sudo(org_admin)
+    form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "confidential",
+            "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
+            "allowed_scopes": ["connectors:read"]}
+    org_admin.post("/admin/accounts/oauthapplication/add/", form)
+    application = OAuthApplication.objects.get(name="Portal")
+    change = admin_url(application, "change")
+    session = org_admin.session
+    session.pop(SUDO_AT)
+    session.save()
+    base = {"name": "Portal", "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
+            "allowed_scopes": ["connectors:read"]}
+    for wider in ({"allowed_scopes": ["connectors:read", "connectors:write"]},
+                  {"grant_types": ["authorization-code", "client-credentials"]}):
+        refused = org_admin.post(change, {**base, **wider})
+        assert refused.status_code == 302 and refused["Location"].startswith("/account/sudo?")
+    application.refresh_from_db()
+    assert application.allowed_scopes == ["connectors:read"] and application.grant_types == ["authorization-code"]
+    assert org_admin.post(change, {**base, "name": "Portal 2"}).status_code == 302, "a new name alone needs no sudo"
 
 
 # Invitations

@@ -7,11 +7,15 @@ import io
 import re
 from datetime import timedelta
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.utils import timezone
 
-from accounts import reviews
+from accounts import reviews, services
 from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
+from accounts.principal import session_principal
 from audit.models import AuditEvent
 from tests.accounts.oauth_helpers import form_fields, person
 from tests.admin.conftest import admin_url, confirm_sudo, html
@@ -101,7 +105,7 @@ def test_an_admin_runs_a_whole_access_review(org_admin, tenant):
     assert by_console(AuditEvent.objects.get(action="member.removed", target_id=viewer.id), admin)
     assert by_console(AuditEvent.objects.get(action="api_key.revoked", target_id=service_key.id), admin)
     completed = AuditEvent.objects.get(action="access_review.completed", target_id=review.id)
-    assert completed.metadata == {"kept": 2, "changed": 1, "revoked": 2} and by_console(completed, admin)
+    assert completed.metadata == {"kept": 2, "changed": 1, "revoked": 2, "skipped": []} and by_console(completed, admin)
 
     page = html(org_admin.get(admin_url(review)))
     assert complete not in page and 'name="items-0-decision"' not in page, "a completed review is read-only"
@@ -252,3 +256,140 @@ def test_an_open_review_does_not_export(org_admin, tenant):
     review = start(org_admin, tenant)
     response = org_admin.get(admin_url(review, "export"))
     assert response.status_code == 302 and response["Location"] == admin_url(review)
+
+
+def keep_all(review, admin, decisions=None):
+    """Every entry decided: keep, unless ``decisions`` ({item pk: (decision, new role)}) says otherwise."""
+    for item in review.items.all():
+        decision, new_role = (decisions or {}).get(item.pk, (KEEP, ""))
+        reviews.decide(item=item, decision=decision, decided_by=admin, new_role=new_role)
+
+
+def csv_rows(review):
+    return {row["subject"]: row for row in csv.DictReader(io.StringIO(reviews.export_csv(review)))}
+
+
+def test_who_started_decided_and_completed_a_review_outlives_their_membership(org_admin, tenant):
+    owner = org_admin.member
+    second = person(tenant, "developer")
+    services.update_member(principal=session_principal(owner), member=second, role="admin")
+    review = reviews.start(organization=tenant.org, started_by=second, due_date=timezone.localdate())
+    keep_all(review, second)
+    reviews.complete(review=review, completed_by=second)
+    email, member_id = second.user.email, second.id
+    services.remove_member(principal=session_principal(owner), member=second)
+
+    review.refresh_from_db()
+    assert review.started_by is None and review.completed_by is None, "the links are gone with the member"
+    assert (review.started_by_label, review.started_by_member_id) == (email, member_id)
+    assert (review.completed_by_label, review.completed_by_member_id) == (email, member_id)
+    rows = csv_rows(review)
+    assert {(row["decided_by"], row["decided_by_member_id"]) for row in rows.values()} == {(email, member_id)}
+    assert all(row["decided_at"] for row in rows.values())
+    page = html(org_admin.get(admin_url(review)))
+    for field in ("started_by_label", "completed_by_label", "started_by_member_id", "completed_by_member_id"):
+        shown = re.search(rf'field-{field}".*?<div class="readonly">([^<]*)</div>', page, re.S).group(1)
+        assert shown == (member_id if field.endswith("member_id") else email), field
+    assert re.findall(r'field-decided_by_label">\s*<p>([^<]*)</p>', page) == [email] * len(rows)
+    listed = html(org_admin.get("/admin/accounts/accessreview/"))
+    assert re.findall(r'field-(?:started|completed)_by_label">([^<]*)<', listed) == [email] * 2
+
+
+def test_a_credentials_entry_stays_a_credential_after_its_key_is_deleted(org_admin, tenant):
+    admin, service = org_admin.member, tenant.member("service")
+    tenant.key("service")
+    review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
+    key_item = review.items.get(api_key__isnull=False)
+    assert key_item.kind == "credential" and review.items.get(member=admin).kind == "member"
+    keep_all(review, admin)
+    reviews.complete(review=review, completed_by=admin)
+    services.remove_member(principal=session_principal(admin), member=service)  # its key goes with it
+
+    key_item.refresh_from_db()
+    assert key_item.api_key_id is None and key_item.kind == "credential"
+    assert csv_rows(review)[key_item.subject]["kind"] == "credential"
+    page = html(org_admin.get(admin_url(review)))
+    row = page[page.index(key_item.subject):].split("</tr>", 1)[0]
+    assert re.search(r'field-kind">\s*<p>Credential</p>', row), row
+    assert re.search(r'field-two_factor">\s*<p>—</p>', row), "no two-factor column for a credential"
+
+
+def test_the_migration_marks_existing_credential_entries_and_records_who_acted(tenant):
+    admin = tenant.member("admin")
+    tenant.key("service")
+    review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
+    keep_all(review, admin)
+    reviews.complete(review=review, completed_by=admin)
+    AccessReviewItem.objects.update(kind="member", decided_by_label="", decided_by_member_id="")
+    AccessReview.objects.update(started_by_label="", started_by_member_id="", completed_by_label="",
+                                completed_by_member_id="")
+    migration = importlib.import_module("accounts.migrations.0006_access_review_durable_records")
+    migration.fill_durable_records(apps, None)
+    assert review.items.get(api_key__isnull=False).kind == "credential"
+    assert set(review.items.values_list("kind", flat=True)) == {"member", "credential"}
+    assert set(review.items.values_list("decided_by_label", "decided_by_member_id")) == {(admin.user.email, admin.id)}
+    review.refresh_from_db()
+    assert (review.started_by_label, review.completed_by_member_id) == (admin.user.email, admin.id)
+
+
+def test_revoking_a_key_in_a_review_revokes_the_keys_that_replaced_it(tenant):
+    admin = tenant.member("admin")
+    tenant.key("service")
+    first = APIKey.objects.get(member=tenant.member("service"))
+    review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
+    key_item = review.items.get(api_key=first)
+    # Rolled twice while the review is open: the decision on the first key is about all of them.
+    principal = session_principal(admin)
+    second, _ = services.roll_api_key(principal=principal, api_key=first, expires_in=3600)
+    third, third_secret = services.roll_api_key(principal=principal, api_key=second, expires_in=3600)
+    assert api_client(third_secret).get("/api/v1/me").status_code == 200
+    keep_all(review, admin, {key_item.pk: (REVOKE, "")})
+    reviews.complete(review=review, completed_by=admin)
+
+    for api_key in (first, second, third):
+        api_key.refresh_from_db()
+        assert api_key.revoked_at is not None, api_key.name
+        event = AuditEvent.objects.get(action="api_key.revoked", target_id=api_key.id)
+        assert (event.actor_type, event.actor_id) == ("member", admin.id)
+    assert api_client(third_secret).get("/api/v1/me").status_code == 401
+
+
+def test_a_key_rolled_before_the_review_follows_its_own_decision(tenant):
+    admin = tenant.member("admin")
+    tenant.key("service")
+    old = APIKey.objects.get(member=tenant.member("service"))
+    new, new_secret = services.roll_api_key(principal=session_principal(admin), api_key=old, expires_in=3600)
+    review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
+    assert review.items.filter(api_key=new).exists(), "the replacement has its own entry"
+    keep_all(review, admin, {review.items.get(api_key=old).pk: (REVOKE, "")})  # retire the old key, keep the new
+    reviews.complete(review=review, completed_by=admin)
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert old.revoked_at is not None and new.revoked_at is None
+    assert api_client(new_secret).get("/api/v1/me").status_code == 200
+
+
+def test_a_decision_whose_subject_is_gone_is_skipped_not_counted(org_admin, tenant):
+    admin = org_admin.member
+    developer, viewer = tenant.member("developer"), tenant.member("viewer")
+    tenant.key("service")
+    review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
+    items = items_by_subject(review)
+    key_item = review.items.get(api_key__isnull=False)
+    developer_item = items[developer.id]
+    keep_all(review, admin, {developer_item.pk: (CHANGE, "viewer"), items[viewer.id].pk: (REVOKE, ""),
+                             key_item.pk: (REVOKE, "")})
+    # Before completion: the developer and the service member (with its key) are removed elsewhere.
+    services.remove_member(principal=session_principal(admin), member=developer)
+    services.remove_member(principal=session_principal(admin), member=tenant.member("service"))
+
+    confirm_sudo(org_admin)
+    response = org_admin.post(admin_url(review, "complete"))
+    assert response["Location"] == admin_url(review)
+    assert "Not applied, the member or key was already gone" in html(org_admin.get(response["Location"]))
+    completed = AuditEvent.objects.get(action="access_review.completed")
+    assert completed.metadata == {"kept": 2, "changed": 0, "revoked": 1, "skipped": [
+        {"item": developer_item.subject, "decision": "change_role", "reason": "member removed"},
+        {"item": key_item.subject, "decision": "revoke", "reason": "key deleted"},
+    ]}
+    assert not Member.objects.filter(pk=viewer.pk).exists(), "what could be applied was"
