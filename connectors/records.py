@@ -158,7 +158,10 @@ def _condition(name, op, raw, param):
     if isinstance(value, str):
         return Q(RANGE_LOOKUPS[op](StringValue(name), Value(value, output_field=TextField())))
     if isinstance(value, int) and not -INT64 <= value < INT64:
-        value = float(value)  # beyond 64 bits: SQLite cannot bind it as an integer
+        try:
+            value = float(value)  # beyond 64 bits: SQLite cannot bind it as an integer
+        except OverflowError:  # beyond a double too: no stored number can be compared with it
+            raise _invalid(param, "Numbers to compare must lie within ±1.7e308.")
     output_field = FloatField() if isinstance(value, float) else IntegerField()
     return Q(RANGE_LOOKUPS[op](NumberValue(name), Value(value, output_field=output_field)))
 

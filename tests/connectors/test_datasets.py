@@ -298,6 +298,8 @@ def test_filters(dev, rows, query, expected):
     ("amount=1e999", "amount"),
     ("amount__gt=-1e999", "amount__gt"),
     ("amount__in=1,1e999", "amount__in"),
+    ("amount__gt=1" + "0" * 400, "amount__gt"),  # an integer beyond a double
+    ("amount__lte=-1" + "0" * 400, "amount__lte"),
     ("name=a%00", "name"),
     ("name__in=a,b%00", "name__in"),
     ("name__like=a", "name__like"),
