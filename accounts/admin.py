@@ -330,20 +330,10 @@ class APIKeyAdmin(TenantAdmin):
         ObjectAction("roll", "Roll", "A new key replaces this one; its secret is shown once. The old key keeps "
                      "working for the grace period you choose.", sudo=True, form=RollForm, available="is_rollable"),
     )
+    add_form = APIKeyAddForm
     detail_fields = ("id", "name", "masked", "member", "organization", "livemode", "scope_list", "status",
                      "created_at", "created_by", "expires_at", "revoked_at", "rolled_to", "last_used_at",
                      "last_used_ip")
-
-    def get_fields(self, request, obj=None):
-        return list(APIKeyAddForm.Meta.fields) if obj is None else list(self.detail_fields)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else list(self.detail_fields)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = APIKeyAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
 
     @admin.display(description="key")
     def masked(self, api_key):
@@ -576,19 +566,9 @@ class InvitationAdmin(TenantAdmin):
                      available="is_open"),
         ObjectAction("cancel", "Cancel invitation", "The link stops working.", available="is_open"),
     )
+    add_form = InvitationAddForm
     detail_fields = ("id", "email", "role", "status", "organization", "invited_by", "sent_count", "created_at",
                      "expires_at", "accepted_at", "accepted_by", "cancelled_at")
-
-    def get_fields(self, request, obj=None):
-        return list(InvitationAddForm.Meta.fields) if obj is None else list(self.detail_fields)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else list(self.detail_fields)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = InvitationAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
 
     @admin.display(description="status")
     def status(self, invitation):
@@ -753,23 +733,13 @@ class AccessReviewAdmin(TenantAdmin):
                      "members are removed. Every entry needs a decision first.", sudo=True, available="is_open"),
         ObjectAction("export", "Export CSV", download=True, available="is_completed"),
     )
+    add_form = ReviewStartForm
     detail_fields = ("organization", "due_date", "status", "started_by_label", "started_by_member_id", "created_at",
                      "completed_at", "completed_by_label", "completed_by_member_id")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             item_total=Count("items"), decided_total=Count("items", filter=~Q(items__decision="")))
-
-    def get_fields(self, request, obj=None):
-        return list(ReviewStartForm.Meta.fields) if obj is None else list(self.detail_fields)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else list(self.detail_fields)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = ReviewStartForm
-        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []

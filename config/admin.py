@@ -280,6 +280,9 @@ class TenantAdmin(admin.ModelAdmin):
     sensitive_fields = ()  # never filtered on from the URL (no oracle on digests or secrets)
     sudo_fields = ()  # a change to any of these needs sudo
     sudo_to_add = False  # adding one needs sudo (the page that answers it shows a secret)
+    # Created with ``add_form`` and read-only afterwards (the ``detail_fields``): set both, or neither.
+    add_form = None
+    detail_fields = ()
     object_actions = ()
     save_as = False
     view_on_site = False
@@ -422,7 +425,19 @@ class TenantAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         return self._guarded(request, lambda: super(TenantAdmin, self).changelist_view(request, extra_context))
 
+    def get_fields(self, request, obj=None):
+        if self.add_form is not None:
+            return list(self.add_form.Meta.fields) if obj is None else list(self.detail_fields)
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self.add_form is not None:
+            return [] if obj is None else list(self.detail_fields)
+        return super().get_readonly_fields(request, obj)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
+        if self.add_form is not None and obj is None:
+            kwargs["form"] = self.add_form
         form = super().get_form(request, obj, change=change, **kwargs)
         # Forms that validate with the API's serializers need to know who is asking.
         return type(form.__name__, (form,), {"admin_request": request, "admin": self})

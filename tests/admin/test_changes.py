@@ -327,10 +327,22 @@ def test_filtering_on_a_digest_from_the_url_is_refused(org_admin, tenant):
 # OAuth applications
 
 
-def test_an_oauth_application_made_in_the_console_needs_sudo_and_shows_its_secret_once(org_admin, tenant):
-    form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "confidential",
+def portal_form(tenant, client_type="confidential"):
+    """The console's add form of an OAuth application named Portal."""
+    return {"organization": tenant.org.pk, "name": "Portal", "client_type": client_type,
             "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
             "allowed_scopes": ["connectors:read"]}
+
+
+def add_portal(org_admin, tenant, client_type="confidential"):
+    """Portal, added in the console with sudo confirmed."""
+    confirm_sudo(org_admin)
+    org_admin.post("/admin/accounts/oauthapplication/add/", portal_form(tenant, client_type))
+    return OAuthApplication.objects.get(name="Portal")
+
+
+def test_an_oauth_application_made_in_the_console_needs_sudo_and_shows_its_secret_once(org_admin, tenant):
+    form = portal_form(tenant)
     assert org_admin.get("/admin/accounts/oauthapplication/add/")["Location"].startswith("/account/sudo?")
     refused = org_admin.post("/admin/accounts/oauthapplication/add/", form)
     assert refused.status_code == 302 and refused["Location"].startswith("/account/sudo?")
@@ -347,12 +359,7 @@ def test_an_oauth_application_made_in_the_console_needs_sudo_and_shows_its_secre
 
 
 def test_an_oauth_application_change_is_validated_and_audited(org_admin, tenant):
-    confirm_sudo(org_admin)
-    form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "public",
-            "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
-            "allowed_scopes": ["connectors:read"]}
-    org_admin.post("/admin/accounts/oauthapplication/add/", form)
-    application = OAuthApplication.objects.get(name="Portal")
+    application = add_portal(org_admin, tenant, "public")
     change = admin_url(application, "change")
     bad = {"name": "Portal", "grant_types": ["authorization-code"], "redirect_uris": "http://portal.example.com/cb",
            "allowed_scopes": ["connectors:read"]}
@@ -368,14 +375,8 @@ def test_an_oauth_application_change_is_validated_and_audited(org_admin, tenant)
     assert AuditEvent.objects.filter(action="oauth_application.deleted", target_id=application.id).exists()
 
 
-
 def test_widening_an_oauth_applications_scopes_or_grants_needs_sudo(org_admin, tenant):
-    confirm_sudo(org_admin)
-    form = {"organization": tenant.org.pk, "name": "Portal", "client_type": "confidential",
-            "grant_types": ["authorization-code"], "redirect_uris": "https://portal.example.com/cb",
-            "allowed_scopes": ["connectors:read"]}
-    org_admin.post("/admin/accounts/oauthapplication/add/", form)
-    application = OAuthApplication.objects.get(name="Portal")
+    application = add_portal(org_admin, tenant)
     change = admin_url(application, "change")
     session = org_admin.session
     session.pop(SUDO_AT)
