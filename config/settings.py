@@ -119,6 +119,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite, the embedded default, serving a small team from several processes: a transaction that reads
+    # and then writes cannot wait for the write lock (SQLite answers "database is locked" at once rather than
+    # risk a deadlock), so every transaction takes it when it begins; WAL lets reads go on beside the one
+    # writer; a busy writer is waited for up to 20 s instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL")
