@@ -5,7 +5,6 @@ fields quoting values, a 500), with every logger at DEBUG and SQL logged as DEBU
 nothing any logger emitted, nor what a real server (``manage.py runserver`` as ``make run`` starts it,
 with ``LOG_LEVEL=DEBUG``) printed, holds any of those secrets."""
 
-import json
 import logging
 import os
 import re
@@ -28,7 +27,7 @@ from django_otp.oath import TOTP
 from rest_framework.test import APIClient
 
 from accounts import keys
-from accounts.models import AuthenticatorDevice
+from accounts.models import APIKey, AuthenticatorDevice
 from tests.accounts.oauth_helpers import (
     REDIRECT_URI,
     basic_auth,
@@ -109,6 +108,10 @@ def wrong_code_for(key_b32):
     return next(f"{n:06d}" for n in range(123457, 999999, 7919) if f"{n:06d}" not in good)
 
 
+def key_id_of(secret):
+    return APIKey.objects.get(prefix=keys.parse(secret).prefix).pk
+
+
 def unthrottle(user):
     """A wrong code makes the device wait a second before the next (django-otp); the scenario goes on at once."""
     AuthenticatorDevice.objects.filter(user=user).update(throttling_failure_count=0,
@@ -172,7 +175,7 @@ def scenario(tenant, seen, on_commit):
     APIClient().get("/api/v1/me", {"api_key": rolled["secret"]})
     APIClient().get("/api/v1/me", HTTP_AUTHORIZATION=f"Basic {seen.add('basic', 'Y25yeS1iYXNpYy1jYW5hcnk=')}")
     revoked = tenant.key("developer")
-    api.post(f"/api/v1/api-keys/{APIKeyId.of(revoked)}/revoke", format="json")
+    api.post(f"/api/v1/api-keys/{key_id_of(revoked)}/revoke", format="json")
     api_client(seen.add("revoked key", revoked)).get("/api/v1/me")
 
     # A webhook endpoint's signing secret.
@@ -203,8 +206,7 @@ def scenario(tenant, seen, on_commit):
     Client().post(token_url, {"grant_type": "client_credentials"},
                   HTTP_AUTHORIZATION=basic_auth(client_id, seen.add("wrong client secret", f"cnry-cs-{secrets.token_hex(8)}")))
     Client().post(token_url, {"grant_type": "client_credentials", "client_id": client_id,
-                              "client_secret": seen.values and "cnry-body-secret-000000"})
-    seen.add("client secret in body", "cnry-body-secret-000000")
+                              "client_secret": seen.add("wrong secret in the body", f"cnry-cs-{secrets.token_hex(8)}")})
     issued = Client().post(token_url, {"grant_type": "client_credentials"},
                            HTTP_AUTHORIZATION=basic_auth(client_id, client_secret)).json()
     assert "access_token" in issued, issued
@@ -262,15 +264,6 @@ def scenario(tenant, seen, on_commit):
     seen.add("invitation token", link.group(1))
     Client().get(link.group(0))
     return email
-
-
-class APIKeyId:
-    @staticmethod
-    def of(secret):
-        from accounts.models import APIKey
-
-        parsed = keys.parse(secret)
-        return APIKey.objects.get(prefix=parsed.prefix).pk
 
 
 def test_no_secret_reaches_any_log(tenant, every_log, monkeypatch, django_capture_on_commit_callbacks):
