@@ -78,6 +78,7 @@ class OrganizationAdmin(TenantAdmin):
     sudo_fields = ("require_mfa",)  # weakening the two-factor policy is as sensitive as turning MFA off
     list_display = ("name", "id", "require_mfa", "member_count", "created_at")
     search_fields = ("name", "id")
+    ordering = ("name", "id")  # the autocomplete pages this list: unordered, pages could repeat or skip rows
     fields = ("id", "name", "require_mfa", "created_at")
     readonly_fields = ("id", "created_at")
 

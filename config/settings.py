@@ -351,16 +351,21 @@ AXES_VERBOSE = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logs.RequestIDLogFilter"}},
+    "filters": {"request_id": {"()": "config.logs.RequestIDLogFilter"},
+                "credentials": {"()": "config.logs.CredentialLogFilter"}},
     "formatters": {
         "plain": {"()": "config.logs.OneLineFormatter", "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "credentials"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default handlers (its console under DEBUG) would print its records a second time, unfiltered.
+        "django": {"handlers": [], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
         # Django's own request logger would print 4xx noise; our error handler logs what matters.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # runserver's request lines through the same handler: a credential in a URL is masked there too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

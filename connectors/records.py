@@ -8,10 +8,12 @@ SQLite and PostgreSQL:
   not ``true`` and not ``"1"``, but ``10`` is ``10.0``; ``null`` matches a null value, not a missing field;
 - ``__gt``, ``__gte``, ``__lt``, ``__lte`` take a number or a string, and only compare with values of
   that type (strings by code point);
-- a record without the field matches no filter, ``__ne`` included.
+- a record without the field matches no filter, ``__ne`` included;
+- an unknown or empty operator (``amount__x``, ``amount__``) is a 400 naming the parameter.
 
 Ordering by a field sorts numbers, then strings, then false, true, then arrays, then objects; records
-whose value is null or missing come last, in both directions; ties go by seq. Ordering by ``seq``
+whose value is null or missing come last, in both directions; ties go by seq. Naming a field that no
+record of the dataset has is a 400 (a typo would otherwise order nothing, silently). Ordering by ``seq``
 (insertion order, the default) pages by keyset. Ordering by a field pages by position: records are
 append-only, so a position is stable except for records appended meanwhile that sort before it. A cursor
 names its ordering and is refused with any other.
@@ -25,7 +27,7 @@ from operator import or_
 
 from django.db import NotSupportedError, transaction
 from django.db.models import F, FloatField, Func, IntegerField, Q, TextField, Value
-from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from rest_framework.exceptions import ValidationError
 
 from accounts.pagination import decode_cursor, encode_cursor, parse_limit
@@ -84,6 +86,23 @@ class TypeRank(_KeyFunc):
                   "WHEN 'array' THEN 4 WHEN 'object' THEN 5 END")
 
 
+class TypeCode(_KeyFunc):
+    """As TypeRank, and 6 for null: NULL only when the field is missing. Equality tests the type with
+    this first, so that a comparison of values only runs between values of one type (and is never NULL
+    when the field is there: ``__ne`` can negate it)."""
+
+    output_field = IntegerField()
+    sqlite = ("CASE JSON_TYPE({data}, {key}) WHEN 'integer' THEN 0 WHEN 'real' THEN 0 WHEN 'text' THEN 1 "
+              "WHEN 'false' THEN 2 WHEN 'true' THEN 3 WHEN 'array' THEN 4 WHEN 'object' THEN 5 "
+              "WHEN 'null' THEN 6 END")
+    postgresql = ("CASE jsonb_typeof({data} -> {key}) WHEN 'number' THEN 0 WHEN 'string' THEN 1 "
+                  "WHEN 'boolean' THEN (CASE WHEN ({data} -> {key}) = 'true'::jsonb THEN 3 ELSE 2 END) "
+                  "WHEN 'array' THEN 4 WHEN 'object' THEN 5 WHEN 'null' THEN 6 END")
+
+
+NUMBER, STRING, FALSE, TRUE, NULL = 0, 1, 2, 3, 6
+
+
 class NumberValue(_KeyFunc):
     """The value when it is a number, else NULL."""
 
@@ -133,9 +152,31 @@ def _field_name(name, param):
     return name
 
 
-def _equal(name, value):
-    # An explicit lookup name after the key, so that a field called "contains" stays a key.
-    return Q(**{f"data__{name}__exact": value})
+def _number(value, param):
+    """A Value to compare numbers with, typed so that integers compare exactly."""
+    if isinstance(value, int) and not -INT64 <= value < INT64:
+        try:
+            value = float(value)  # beyond 64 bits: SQLite cannot bind it as an integer
+        except OverflowError:  # beyond a double too: no stored number can be compared with it
+            raise _invalid(param, "Numbers to compare must lie within ±1.7e308.")
+    return Value(value, output_field=FloatField() if isinstance(value, float) else IntegerField())
+
+
+def _is_type(name, code):
+    return Q(Exact(TypeCode(name), Value(code, output_field=IntegerField())))
+
+
+def _equal(name, value, param):
+    """Equality of JSON values: the same type first, then (numbers, strings) the same value. Written out
+    rather than Django's ``data__key=value``, which on SQLite takes ``true`` for ``"true"`` (both extract
+    as the text 'true'): the type test comes first, so the result is never NULL for a present field."""
+    if value is None:
+        return _is_type(name, NULL)
+    if isinstance(value, bool):
+        return _is_type(name, TRUE if value else FALSE)
+    if isinstance(value, str):
+        return _is_type(name, STRING) & Q(Exact(StringValue(name), Value(value, output_field=TextField())))
+    return _is_type(name, NUMBER) & Q(Exact(NumberValue(name), _number(value, param)))
 
 
 def _condition(name, op, raw, param):
@@ -146,24 +187,18 @@ def _condition(name, op, raw, param):
             raise _invalid(param, f"At most {MAX_IN_VALUES} values.")
         # One equality per value, never SQL IN: Python's set semantics would merge true with 1 and
         # false with 0, and IN drops null.
-        return reduce(or_, (_equal(name, value) for value in values))
+        return reduce(or_, (_equal(name, value, param) for value in values))
     value = _scalar(raw, param)
     if op == "":
-        return _equal(name, value)
+        return _equal(name, value, param)
     if op == "ne":
-        return Q(data__has_key=name) & ~_equal(name, value)
+        return Q(data__has_key=name) & ~_equal(name, value, param)
     # gt, gte, lt, lte: numbers with numbers, strings with strings.
     if isinstance(value, bool) or value is None:
         raise _invalid(param, f"The '{op}' operator compares numbers or strings.")
     if isinstance(value, str):
         return Q(RANGE_LOOKUPS[op](StringValue(name), Value(value, output_field=TextField())))
-    if isinstance(value, int) and not -INT64 <= value < INT64:
-        try:
-            value = float(value)  # beyond 64 bits: SQLite cannot bind it as an integer
-        except OverflowError:  # beyond a double too: no stored number can be compared with it
-            raise _invalid(param, "Numbers to compare must lie within ±1.7e308.")
-    output_field = FloatField() if isinstance(value, float) else IntegerField()
-    return Q(RANGE_LOOKUPS[op](NumberValue(name), Value(value, output_field=output_field)))
+    return Q(RANGE_LOOKUPS[op](NumberValue(name), _number(value, param)))
 
 
 def filtered_records(dataset, params):
@@ -172,9 +207,9 @@ def filtered_records(dataset, params):
     if len(filters) > MAX_FILTERS:
         raise ValidationError({"non_field_errors": [f"At most {MAX_FILTERS} filters."]})
     for param, raw in filters:
-        name, _, op = param.partition("__")
+        name, separator, op = param.partition("__")
         name = _field_name(name, param)
-        if op not in OPERATORS:
+        if op not in OPERATORS or (separator and not op):  # "amount__" names no operator
             raise _invalid(param, f"Unknown operator {op!r}; use one of {', '.join(o for o in OPERATORS if o)}.")
         queryset = queryset.filter(_condition(name, op, raw, param))
     return queryset
@@ -205,6 +240,17 @@ def _cursor(params, order_by, key):
     return position
 
 
+def _require_field(dataset, name):
+    """A 400 unless some record of the dataset has the field (a typo in ``order_by`` would otherwise
+    order nothing, silently). Records without the field sort last, so a page whose first record has it
+    proves it exists: this query runs only for an empty page or one that starts with records lacking the
+    field. It stops at the first record that has it, reading the dataset's records in seq order (its
+    index), so it costs at most one pass over the dataset, which ordering by a field makes anyway. A
+    dataset without records yet accepts any name (there is nothing to misspell against)."""
+    if dataset.record_count and not Record.objects.filter(dataset=dataset, data__has_key=name).exists():
+        raise _invalid("order_by", f"No record of this dataset has a field {name!r}.")
+
+
 def record_page(dataset, request):
     """One page of records as (records, has_more, next_cursor)."""
     params = request.query_params
@@ -231,6 +277,8 @@ def record_page(dataset, request):
                     F("seq").asc())
     offset = _cursor(params, order_by, "offset") or 0
     rows = list(queryset.order_by(*ordering)[offset: offset + limit + 1])
+    if not (rows and name in rows[0].data):
+        _require_field(dataset, name)
     has_more = len(rows) > limit and offset + limit < MAX_OFFSET
     next_cursor = encode_cursor({"order_by": order_by, "offset": offset + limit}) if has_more else None
     return rows[:limit], has_more, next_cursor

@@ -74,7 +74,9 @@ class DatasetViewSet(TenantCRUDViewSet):
                     "as JSON when they parse (`10`, `true`, `null`, `\"10\"`) and compare only with values of "
                     "the same JSON type; a record without the field matches no filter. Ordering by a field "
                     "puts numbers, strings, false, true, arrays, objects in that order, and records whose "
-                    "value is null or missing last. A cursor is valid only with the ordering that issued it.",
+                    "value is null or missing last; ties go by seq. An unknown or empty operator (`amount__x`, "
+                    "`amount__`), and `order_by` naming a field no record of the dataset has, are a 400 naming "
+                    "the parameter. A cursor is valid only with the ordering that issued it.",
     )
     @extend_schema(methods=["POST"], request=RecordBatchSerializer, responses={201: RecordBatchResultSerializer})
     @action(detail=True, methods=["get", "post"])
