@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter
 
 from accounts.permissions import ANY_PRINCIPAL, required_scope
 from accounts.scopes import SCOPES
+from idempotency.store import is_one_time_secret
 
 
 def _operation_scope(auto_schema):
@@ -22,6 +23,18 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class ScopedAutoSchema(AutoSchema):
+    def _postprocess_serializer_schema(self, schema, serializer, direction):
+        schema = super()._postprocess_serializer_schema(schema, serializer, direction)
+        if direction == "response":
+            for name, member in schema.get("properties", {}).items():
+                if is_one_time_secret(name):
+                    member["nullable"] = True
+                    member["description"] = (
+                        f"{member.get('description', '')} Shown once. Null in an idempotent replay to any "
+                        "credential but the one that made the first request (`Idempotent-Secret-Withheld`)."
+                    ).strip()
+        return schema
+
     def get_override_parameters(self):
         from idempotency.mixins import IdempotentViewMixin
 
