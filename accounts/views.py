@@ -1,5 +1,5 @@
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -77,6 +77,7 @@ class InvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMod
     model = Invitation
     serializer_class = InvitationSerializer
     scope_map = every_method("org:admin")
+    query_parameters = {"list": [OpenApiParameter("status", str, enum=["pending"], description="Only pending invitations.")]}
 
     def scope_queryset(self, queryset):
         status_filter = self.request.query_params.get("status")
