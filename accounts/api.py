@@ -103,12 +103,18 @@ class QueryParametersMixin:
     a declared parameter with an ``enum`` takes only those values (400 ``parameter_invalid``).
 
     ``query_parameters`` maps an action to its OpenApiParameters (the schema lists the same, through
-    accounts.schema); a list also takes its paginator's ``limit`` and ``cursor``. A GET of an action in
+    accounts.schema; a plain APIView's keys are its handlers: "get", "post"); a list also takes its
+    paginator's ``limit`` and ``cursor``. A GET of an action in
     ``open_query_actions`` parses its own query (the dataset records filter on any field name).
     Checked after authentication, permissions and throttles, before an Idempotency-Key is claimed."""
 
     query_parameters = {}
     open_query_actions = ()
+
+    @property
+    def query_action(self):
+        """A viewset's action ("list", "retrieve", "roll"), or a plain view's handler ("get", "post")."""
+        return getattr(self, "action", None) or self.request.method.lower()
 
     @classmethod
     def declared_query_parameters(cls, action, paginator=None):
@@ -124,9 +130,9 @@ class QueryParametersMixin:
         method = request.method.lower()
         if method not in self.http_method_names or not hasattr(self, method):
             return  # not served here: a 405 whatever the query
-        if method == "get" and self.action in self.open_query_actions:
+        if method == "get" and self.query_action in self.open_query_actions:
             return  # it reads its own query
-        declared = self.declared_query_parameters(self.action, self.paginator)
+        declared = self.declared_query_parameters(self.query_action, getattr(self, "paginator", None))
         unknown = sorted(name for name in request.query_params if name not in declared)
         if unknown:
             takes = ", ".join(sorted(declared)) if declared else "no query parameters"

@@ -110,7 +110,8 @@ class ScopedAutoSchema(AutoSchema):
         from idempotency.mixins import IdempotentViewMixin
 
         parameters = list(super().get_override_parameters())
-        declared = getattr(self.view, "query_parameters", {}).get(getattr(self.view, "action", None), ())
+        action = getattr(self.view, "action", None) or self.method.lower()
+        declared = getattr(self.view, "query_parameters", {}).get(action, ())
         parameters.extend(declared)
         if self.method == "POST" and isinstance(self.view, IdempotentViewMixin):
             parameters.append(IDEMPOTENCY_KEY)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import invitations, jwt, services
-from accounts.api import StrictSerializer, TenantCRUDViewSet, TenantViewSet
+from accounts.api import QueryParametersMixin, StrictSerializer, TenantCRUDViewSet, TenantViewSet
 from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from accounts.permissions import ANY_PRINCIPAL, every_method
@@ -24,7 +24,7 @@ from accounts.serializers import (
 )
 
 
-class MeView(APIView):
+class MeView(QueryParametersMixin, APIView):
     """The caller as the API sees them: organization, member, role, mode, effective scopes, credential."""
 
     scope_map = {"GET": ANY_PRINCIPAL}
@@ -167,7 +167,7 @@ class OAuthApplicationViewSet(TenantCRUDViewSet):
         services.delete_oauth_application(principal=self.principal, application=instance)
 
 
-class _PublicAuthView(APIView):
+class _PublicAuthView(QueryParametersMixin, APIView):
     """The JWT endpoints: reached without a credential (they hand them out), POST only, JSON."""
 
     authentication_classes = []

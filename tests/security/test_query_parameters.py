@@ -17,10 +17,11 @@ from tests.routes import ROUTES
 OPEN = {
     ("dataset-records", "GET"): "filters on any field name of its records (connectors.records)",
 }
-NOT_TENANT_VIEWS = {"me", "schema", "docs", "auth-token", "auth-token-refresh", "auth-token-revoke"}
+# drf-spectacular's views: ?format= and ?lang= are theirs.
+DOC_VIEWS = {"schema", "docs"}
 
 CASES = sorted(
-    (name, method) for name, route in ROUTES.items() if name not in NOT_TENANT_VIEWS
+    (name, method) for name, route in ROUTES.items() if name not in DOC_VIEWS
     for method in route.methods if (name, method) not in OPEN
 )
 
@@ -34,7 +35,7 @@ def prepare(route_name, method, tenant, query):
     """The URL (with ``query``) and body of a request that would succeed without the query."""
     route = ROUTES[route_name]
     object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant).pk if route.takes_id else None
-    body = valid_body(route_name, method, tenant) if method in ("POST", "PATCH") else None
+    body = valid_body(route_name, method, tenant) if method in ("POST", "PATCH") and route_name != "me" else None
     return f"{route.url(object_id)}?{query}", body
 
 
