@@ -6,7 +6,7 @@ PORT ?= 8000
 # Test processes: one per core (pytest-xdist); each has its own test database.
 TEST_WORKERS ?= auto
 
-.PHONY: install run test bench migrate chromium
+.PHONY: install run test fuzz bench migrate chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ chromium:
 test: install chromium
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 	$(BIN)/python -m pytest sdk/tests $(SDK_PYTEST_ARGS)
+
+# Schemathesis (--checks all) against a live server; `make test` runs it too.
+fuzz: install
+	$(BIN)/python -m pytest tests/security/test_schemathesis.py $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run.py

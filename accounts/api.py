@@ -1,10 +1,12 @@
 """The base of every v1 endpoint. Subclasses get authentication, per-method scopes, tenant scoping,
 404 for other tenants' objects, cursor lists and audited writes without writing any of it again."""
 
+import re
+
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 
 import audit
 from accounts.pagination import KeysetPagination
@@ -23,9 +25,38 @@ class ObjectTypeField(serializers.Field):
         return self.type_name
 
 
+# The JSON types a field takes. DRF coerces more (a number for a string, "5" for an integer, "yes" for a
+# boolean); the API takes what its schema says, as its clients' generated code sends it.
+_JSON_TYPES = (
+    (serializers.BooleanField, (bool,), "a boolean"),
+    (serializers.CharField, (str,), "a string"),
+    (serializers.IntegerField, (int,), "an integer"),
+    (serializers.FloatField, (int, float), "a number"),
+    (serializers.DateTimeField, (str,), "a string"),
+    (serializers.ListField, (list,), "a list"),
+)
+
+
+def _json_type_error(field, value):
+    """The message for ``value`` of a JSON type ``field`` does not take, or None."""
+    if value is None:
+        return None  # allow_null decides
+    for field_class, types, name in _JSON_TYPES:
+        if isinstance(field, field_class):
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                return f"Must be {name}."
+            if isinstance(field, serializers.ListField) and field.child is not None:
+                errors = [_json_type_error(field.child, item) for item in value]
+                first = next((error for error in errors if error), None)
+                return f"Every item must be {first[len('Must be '):]}" if first else None
+            return None
+    return None
+
+
 class StrictSerializerMixin:
     """Unknown or read-only fields in a request are a 400 naming them, not silently dropped: a client
-    that sends ``organization`` or ``livemode`` learns it cannot set them."""
+    that sends ``organization`` or ``livemode`` learns it cannot set them. A value of another JSON type
+    than the field's (``0`` for a name) is a 400 too, not coerced."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -35,6 +66,10 @@ class StrictSerializerMixin:
                 raise serializers.ValidationError(
                     {name: ["This field cannot be set." if name in self.fields else "Unknown field."] for name in refused}
                 )
+            mistyped = {name: [error] for name, value in data.items()
+                        if (error := _json_type_error(self.fields[name], value))}
+            if mistyped:
+                raise serializers.ValidationError(mistyped)
         return super().to_internal_value(data)
 
 
@@ -46,6 +81,71 @@ class TenantModelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     pass
 
 
+class UnknownQueryParameter(exceptions.APIException):
+    """A query parameter the operation does not take: a 400 naming it, as an unknown body field is, so a
+    misspelt filter (``?actoin=``) is not silently ignored and answered with everything."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "parameter_unknown"
+
+
+# Names quoted back in an error: short and plain. Anything else is not repeated (a response never echoes
+# arbitrary input, which may be a secret pasted into the wrong place).
+_QUOTABLE_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
+
+
+def _quoted(name):
+    return name if _QUOTABLE_NAME.fullmatch(name) else "(a name that is not a parameter)"
+
+
+class QueryParametersMixin:
+    """Each action takes the query parameters it declares and no others (400 ``parameter_unknown``);
+    a declared parameter with an ``enum`` takes only those values (400 ``parameter_invalid``).
+
+    ``query_parameters`` maps an action to its OpenApiParameters (the schema lists the same, through
+    accounts.schema; a plain APIView's keys are its handlers: "get", "post"); a list also takes its
+    paginator's ``limit`` and ``cursor``. A GET of an action in
+    ``open_query_actions`` parses its own query (the dataset records filter on any field name).
+    Checked after authentication, permissions and throttles, before an Idempotency-Key is claimed."""
+
+    query_parameters = {}
+    open_query_actions = ()
+
+    @property
+    def query_action(self):
+        """A viewset's action ("list", "retrieve", "roll"), or a plain view's handler ("get", "post")."""
+        return getattr(self, "action", None) or self.request.method.lower()
+
+    @classmethod
+    def declared_query_parameters(cls, action, paginator=None):
+        """{name: OpenApiParameter or None (a paginator's)} that ``action`` takes."""
+        declared = {}
+        if action == "list" and paginator is not None:
+            declared.update(dict.fromkeys(p["name"] for p in paginator.get_schema_operation_parameters(cls)))
+        declared.update({parameter.name: parameter for parameter in cls.query_parameters.get(action, ())})
+        return declared
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # not served here: a 405 whatever the query
+        if method == "get" and self.query_action in self.open_query_actions:
+            return  # it reads its own query
+        declared = self.declared_query_parameters(self.query_action, getattr(self, "paginator", None))
+        unknown = sorted(name for name in request.query_params if name not in declared)
+        if unknown:
+            takes = ", ".join(sorted(declared)) if declared else "no query parameters"
+            names = ", ".join(_quoted(name) for name in unknown)
+            raise UnknownQueryParameter(
+                f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}. This operation takes {takes}.")
+        for name, parameter in declared.items():
+            enum = getattr(parameter, "enum", None)
+            if enum and name in request.query_params:
+                if any(value not in enum for value in request.query_params.getlist(name)):
+                    raise serializers.ValidationError({name: ["Not a valid choice."]})
+
+
 _UNAUDITED_HOOKS = {
     "perform_create": mixins.CreateModelMixin.perform_create,
     "perform_update": mixins.UpdateModelMixin.perform_update,
@@ -53,8 +153,9 @@ _UNAUDITED_HOOKS = {
 }
 
 
-class TenantViewSet(IdempotentViewMixin, viewsets.GenericViewSet):
-    """A viewset over one tenant-owned model. Its POSTs honour ``Idempotency-Key`` (idempotency.mixins).
+class TenantViewSet(IdempotentViewMixin, QueryParametersMixin, viewsets.GenericViewSet):
+    """A viewset over one tenant-owned model. Its POSTs honour ``Idempotency-Key`` (idempotency.mixins);
+    its actions take only the query parameters they declare (QueryParametersMixin).
 
     Subclasses set ``model``, ``scope_map`` and ``audit_resource``; they narrow the queryset in
     ``scope_queryset`` and may not override ``get_queryset`` (which is what keeps other tenants out)."""

@@ -26,6 +26,8 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 # Cursors this server issues are a few dozen characters; anything much longer was not issued here.
 MAX_CURSOR_CHARS = 1024
+# The OpenAPI format of a cursor: a string this server issued, not any string.
+CURSOR_FORMAT = "cursor"
 # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() then refuses or misreads.
 _LIMIT_RE = re.compile(r"[0-9]{1,5}")
 
@@ -138,6 +140,7 @@ class KeysetPagination(BasePagination):
         return [
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
-            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-             "description": "The next_cursor of the previous page."},
+            {"name": "cursor", "in": "query", "required": False,
+             "schema": {"type": "string", "format": CURSOR_FORMAT, "maxLength": MAX_CURSOR_CHARS},
+             "description": "The next_cursor of the previous page (opaque: anything else is a 400)."},
         ]

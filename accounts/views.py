@@ -1,5 +1,5 @@
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import invitations, jwt, services
-from accounts.api import StrictSerializer, TenantCRUDViewSet, TenantViewSet
+from accounts.api import QueryParametersMixin, StrictSerializer, TenantCRUDViewSet, TenantViewSet
 from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from accounts.permissions import ANY_PRINCIPAL, every_method
@@ -24,7 +24,7 @@ from accounts.serializers import (
 )
 
 
-class MeView(APIView):
+class MeView(QueryParametersMixin, APIView):
     """The caller as the API sees them: organization, member, role, mode, effective scopes, credential."""
 
     scope_map = {"GET": ANY_PRINCIPAL}
@@ -77,6 +77,7 @@ class InvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMod
     model = Invitation
     serializer_class = InvitationSerializer
     scope_map = every_method("org:admin")
+    query_parameters = {"list": [OpenApiParameter("status", str, enum=["pending"], description="Only pending invitations.")]}
 
     def scope_queryset(self, queryset):
         status_filter = self.request.query_params.get("status")
@@ -166,7 +167,7 @@ class OAuthApplicationViewSet(TenantCRUDViewSet):
         services.delete_oauth_application(principal=self.principal, application=instance)
 
 
-class _PublicAuthView(APIView):
+class _PublicAuthView(QueryParametersMixin, APIView):
     """The JWT endpoints: reached without a credential (they hand them out), POST only, JSON."""
 
     authentication_classes = []

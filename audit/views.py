@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins
 from rest_framework.exceptions import ValidationError
 
@@ -9,13 +9,13 @@ from audit.models import AuditEvent
 from audit.serializers import AuditEventSerializer
 
 
-@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("action", str, enum=sorted(ACTIONS))]))
 class AuditEventViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The organization's audit log in the caller's mode, newest first. ``?action=`` filters by action."""
 
     model = AuditEvent
     serializer_class = AuditEventSerializer
     scope_map = every_method("audit:read")
+    query_parameters = {"list": [OpenApiParameter("action", str, enum=sorted(ACTIONS), description="Only events of this action.")]}
 
     def scope_queryset(self, queryset):
         action = self.request.query_params.get("action")

@@ -4,6 +4,7 @@ authentication, permissions or throttling, so the difference between the two is 
 from types import SimpleNamespace
 
 from django.urls import path
+from drf_spectacular.utils import OpenApiParameter
 
 from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as api_urlpatterns
@@ -17,6 +18,7 @@ class BaselineConnectorViewSet(ConnectorViewSet):
     authentication_classes = []
     permission_classes = []
     throttle_classes = []
+    query_parameters = {"list": [OpenApiParameter("org", str)]}
 
     @property
     def principal(self):

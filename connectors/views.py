@@ -62,6 +62,7 @@ class DatasetViewSet(TenantCRUDViewSet):
     serializer_class = DatasetSerializer
     scope_map = read_write("data")
     audit_resource = "dataset"
+    open_query_actions = ("records",)  # any other query parameter filters on a field (connectors.records)
 
     @extend_schema(
         methods=["GET"], responses=RecordSerializer(many=True),

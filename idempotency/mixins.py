@@ -4,7 +4,8 @@ honour the header. GET, PATCH and DELETE ignore it.
 Where things happen, in DRF's request cycle:
 
 1. ``initial()``: after authentication, permissions and throttles (so 401, 403 and 429 claim nothing and
-   a replay is only given to a caller who may make the request), the key is read (400 when malformed),
+   a replay is only given to a caller who may make the request; its one-time secrets only to the very
+   credential that made the first request), the key is read (400 when malformed),
    the body parsed and fingerprinted, and ``store.begin`` claims the key in its own committed
    transaction, or finds the response to replay (409 for a key reused with another request, or in use).
    The POST handler is then swapped for one that replays, or for one that runs the real handler
@@ -23,6 +24,16 @@ from django.db import transaction
 from idempotency import store
 
 logger = logging.getLogger("openpaas.idempotency")
+
+
+def _caller(request, principal):
+    """The credential the request was authenticated with, as ``store.Caller``: its kind and id, and the
+    bearer value that authenticated it (a browser session has none)."""
+    scheme, _, bearer = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    credential_id = getattr(principal, "credential_id", "")
+    if scheme.lower() != "bearer" or not bearer.strip() or not credential_id:
+        return store.Caller()
+    return store.Caller(credential=f"{principal.credential_kind}:{credential_id}", bearer=bearer.strip())
 
 
 class IdempotentViewMixin:
@@ -52,6 +63,7 @@ class IdempotentViewMixin:
             organization_id=principal.organization_id, livemode=principal.livemode, key=key,
             request_fingerprint=store.request_fingerprint(request),
             request_id=getattr(request, "request_id", "") or "",
+            caller=_caller(request, principal),
         )
         if isinstance(outcome, store.Replay):
             setattr(self, method, lambda request, *args, **kwargs: outcome.response())

@@ -24,8 +24,18 @@ class IdempotencyKey(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_content_type = models.CharField(max_length=255, blank=True)
-    # Encrypted: creation responses hold one-time secrets (API keys, webhook signing secrets).
+    # The body replayed to any credential: one-time secrets (an API key, a webhook signing secret, an OAuth
+    # client secret) are null in it. Encrypted all the same: it is a tenant's data.
     response_body = EncryptedTextField(null=True, blank=True)
+    # The members nulled in ``response_body`` (comma-separated), named in a replay's
+    # ``Idempotent-Secret-Withheld`` header.
+    withheld_members = models.CharField(max_length=255, blank=True)
+    # The first request's credential ("api_key:key_..."): only it may have the secrets back.
+    credential = models.CharField(max_length=100, blank=True)
+    # The first response as sent, secrets included, sealed with AES-256-GCM under a key derived from that
+    # credential's own bearer value (idempotency.store.seal), which the database does not hold: neither
+    # the database nor the master key opens it, only a retry that presents the same credential.
+    sealed_response_body = models.TextField(null=True, blank=True)
 
     class Meta:
         constraints = [

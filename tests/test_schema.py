@@ -82,3 +82,92 @@ def test_every_tenant_post_documents_the_idempotency_key_header(schema):
     for path, operation in posts:
         headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
         assert "Idempotency-Key" in headers, path
+
+
+# --- errors and strictness -----------------------------------------------------------------------------
+
+WRITES = {"post", "patch", "delete"}
+
+
+def operations_of(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def test_every_operation_documents_its_errors_in_the_one_error_shape(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    assert error["properties"]["error"]["required"] == ["type", "code", "message", "request_id"]
+    for path, method, operation in operations_of(schema):
+        public = path.startswith("/api/v1/auth/")
+        responses = operation["responses"]
+        expected = {"401", "429"}
+        if not public:
+            expected.add("403")
+        if "{" in path:
+            expected.add("404")
+        if method in WRITES and not public:
+            expected.add("409")
+        expected.add("400")  # a body, a query parameter (even an unknown one) or an Idempotency-Key
+        if method in {"post", "patch"}:
+            expected |= {"413", "415"}
+        errors = {code for code in responses if code >= "400"}
+        assert errors == expected, (method, path, sorted(errors))
+        for code in errors:
+            assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert responses["429"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_request_bodies_say_that_unknown_fields_are_refused(schema):
+    requests = [name for name in schema["components"]["schemas"] if name.endswith("Request")]
+    assert "ConnectorRequest" in requests and "PatchedConnectorRequest" in requests
+    for name in requests:
+        assert schema["components"]["schemas"][name]["additionalProperties"] is False, name
+
+
+@pytest.fixture
+def operations(schema):
+    import schemathesis
+
+    return schemathesis.openapi.from_dict(schema)
+
+
+def conforms(operations, method, path, response):
+    """The response's status is documented for the operation, and its body matches that status's schema."""
+    import requests
+    import schemathesis
+
+    operation = operations[path][method]
+    assert str(response.status_code) in operation.definition.raw["responses"], (method, path, response.status_code)
+    request = requests.Request(method, f"http://testserver{response.wsgi_request.get_full_path()}").prepare()
+    operation.validate_response(schemathesis.Response(
+        status_code=response.status_code, headers={name: [value] for name, value in response.items()},
+        content=response.content, request=request, elapsed=0.0, verify=False))
+
+
+def test_the_errors_the_api_answers_are_the_ones_documented(tenant, anon, operations, settings):
+    from tests.factories import make_connector
+
+    admin = tenant.client("admin")
+    connector = make_connector(tenant)
+    cases = [
+        ("GET", "/api/v1/connectors", anon.get("/api/v1/connectors"), 401),
+        ("GET", "/api/v1/api-keys", tenant.client("viewer").get("/api/v1/api-keys"), 403),
+        ("GET", "/api/v1/connectors/{id}", admin.get("/api/v1/connectors/conn_missing"), 404),
+        ("POST", "/api/v1/connectors", admin.post("/api/v1/connectors", {"name": 1}, format="json"), 400),
+        ("PATCH", "/api/v1/connectors/{id}", admin.patch(f"/api/v1/connectors/{connector.pk}", {"owner": "x"}, format="json"), 400),
+        ("GET", "/api/v1/audit-events", admin.get("/api/v1/audit-events?actoin=x"), 400),
+        ("POST", "/api/v1/datasets", admin.post("/api/v1/datasets", "x", content_type="text/plain"), 415),
+    ]
+    admin.post("/api/v1/datasets", {"name": "A"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    cases.append(("POST", "/api/v1/datasets",
+                  admin.post("/api/v1/datasets", {"name": "B"}, format="json", HTTP_IDEMPOTENCY_KEY="k"), 409))
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "credential": "1/m"}}
+    limited = tenant.client("developer")
+    limited.get("/api/v1/datasets")
+    cases.append(("GET", "/api/v1/datasets", limited.get("/api/v1/datasets"), 429))
+    for method, path, response, status in cases:
+        assert response.status_code == status, (method, path, response.content)
+        conforms(operations, method, path, response)
