@@ -112,6 +112,7 @@ def test_an_admin_neither_sees_nor_lifts_the_lockout_of_a_person_who_also_belong
         assert admin_url(attempt) not in page and f'field-ip_address">{ELSEWHERE}' not in page, query
     refusals = {
         "detail": org_admin.get(admin_url(attempt)),
+        "history": org_admin.get(admin_url(attempt, "history")),
         "unlock page": org_admin.get(admin_url(attempt, "unlock")),
         "unlock": org_admin.post(admin_url(attempt, "unlock")),
         "delete": org_admin.post(admin_url(attempt, "delete"), {"post": "yes"}),
