@@ -129,6 +129,17 @@ def test_a_jwt_sign_in_is_one_event_in_the_organization_of_its_session(someone):
     assert event.credential_kind == "jwt" and event.credential_id == event.target_id
 
 
+def test_the_failure_that_locks_the_account_also_says_so_once_per_organization(someone, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    browser().post("/login", {"email": someone.user.email, "password": WRONG})
+    before = set(AuditEvent.objects.values_list("id", flat=True))
+    assert browser().post("/login", {"email": someone.user.email, "password": WRONG}).status_code == 429
+    new = AuditEvent.objects.exclude(id__in=before)
+    assert sorted((e.action, e.organization_id, e.actor_id, e.ip_address) for e in new) == sorted(
+        (action, member.organization_id, member.id, CLIENT)
+        for action in ("auth.login_failed", "auth.locked_out") for member in (someone, someone.elsewhere))
+
+
 def test_refusals_that_check_nothing_write_nothing(someone, settings):
     settings.AXES_FAILURE_LIMIT = 2
     assert [browser().post("/login", {"email": someone.user.email, "password": WRONG}).status_code
