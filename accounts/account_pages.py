@@ -91,23 +91,33 @@ class SudoView(LoginRequiredMixin, View):
 
     def post(self, request):
         form = SudoForm(request.POST)
-        status = 400
+        status, wait = 400, None
         if form.is_valid():
             wait = lockout_seconds(request, request.user.email)
             if wait is not None:
                 form.add_error("secret", locked_message(wait))
                 status = 429
-            elif self._confirmed(request, form.cleaned_data["secret"]):
-                request.session[SUDO_AT] = time.time()
-                return redirect(self._next(request))
             else:
-                record_failure(request.user.email, "sudo")
-                wait = lockout_seconds(request, request.user.email)  # this failure may have reached the limit
-                if wait is not None:
-                    form.add_error("secret", locked_message(wait))
-                    status = 429
+                confirmed, checked, backing_off = self._confirmed(request, form.cleaned_data["secret"])
+                if confirmed:
+                    request.session[SUDO_AT] = time.time()
+                    with transaction.atomic():
+                        mfa.record_for_user("auth.sudo", request.user)
+                    return redirect(self._next(request))
+                if not checked:
+                    # A code held back after wrong ones was not checked: not a failure, and not "wrong".
+                    form.add_error("secret", mfa.backing_off_message(backing_off))
+                    status, wait = 429, backing_off
                 else:
-                    form.add_error("secret", "That is neither your password nor a current code.")
+                    record_failure(request.user.email, "sudo")
+                    wait = lockout_seconds(request, request.user.email)  # this failure may have reached the limit
+                    if wait is not None:
+                        form.add_error("secret", locked_message(wait))
+                        status = 429
+                    elif backing_off is not None:  # not the password, and the backup codes were held back
+                        form.add_error("secret", "That is not your password. " + mfa.backing_off_message(backing_off))
+                    else:
+                        form.add_error("secret", "That is neither your password nor a current code.")
         response = render(request, "accounts/sudo.html", {"form": form, "next": self._next(request)}, status=status)
         if status == 429:
             response["Retry-After"] = str(wait)
@@ -115,22 +125,25 @@ class SudoView(LoginRequiredMixin, View):
 
     @staticmethod
     def _confirmed(request, secret):
-        """The password or a code. An authenticator code is checked only as a code (no password is six
-        digits), so that confirming with codes never counts as wrong passwords toward the lockout; a
-        wrong code counts as one failure, as on the sign-in page."""
+        """(confirmed, checked, seconds the codes are held back or None), for the password or a code.
+        An authenticator code is checked only as a code (no password is six digits), so that confirming
+        with codes never counts as wrong passwords toward the lockout; a wrong code counts as one
+        failure, as on the sign-in page; a code held back by the back-off is not checked at all
+        (checked False). A backup code's shape may also be a password's: it is tried as both."""
         user = request.user
         has_second_factor = mfa.has_second_factor(user)
         if has_second_factor and mfa.is_authenticator_code(secret):
             device, backing_off = mfa.verify_code(user, secret)
             if device is None and backing_off is None:
                 count_failure(request, user.email)
-            return device is not None
+            return device is not None, backing_off is None, backing_off
+        backing_off = None
         if has_second_factor and mfa.is_backup_code(secret):
-            device, _ = mfa.verify_code(user, secret)
+            device, backing_off = mfa.verify_code(user, secret)
             if device is not None:
-                return True
+                return True, True, None
         # authenticate() counts a wrong password toward the lockout itself
-        return authenticate(request, email=user.email, password=secret) is not None
+        return authenticate(request, email=user.email, password=secret) is not None, True, backing_off
 
 
 class SecurityView(LoginRequiredMixin, TemplateView):
@@ -173,7 +186,11 @@ class EnrolView(LoginRequiredMixin, View):
         if AuthenticatorDevice.objects.filter(user=request.user, confirmed=True).exists():
             return redirect("account-security")  # a second one only after removing the first (with sudo)
         device = mfa.pending_authenticator(request.user)
-        codes = mfa.confirm_authenticator(device, request.POST.get("code", ""))
+        codes, wait = mfa.confirm_authenticator(device, request.POST.get("code", ""))
+        if wait is not None:  # held back after wrong codes, so not checked: the right one may be refused now
+            response = self._page(request, device, mfa.backing_off_message(wait), 429)
+            response["Retry-After"] = str(wait)
+            return response
         if codes is None:
             return self._page(request, device, "That code is not right. Check the time on your phone and try the next one.", 400)
         otp_login(request, device)  # this session has now passed the second factor

@@ -7,6 +7,7 @@ presenting a used one again revokes the whole session. Revoking (logout) ends th
 access token of it fails on the next request, as do those of a removed member or a deactivated person.
 """
 
+from dataclasses import replace
 from datetime import datetime, timezone as dt_timezone
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -26,6 +27,7 @@ from accounts import credential_cache, mfa
 from accounts.api import StrictSerializer
 from accounts.authentication import CredentialLoader, InvalidToken
 from accounts.models import Member, TokenSession
+from accounts.principal import session_principal
 from accounts.signin import count_failure, lockout_seconds, record_failure
 from accounts.serializers import check_known_scopes, scope_list_field
 
@@ -81,8 +83,10 @@ class TokenPairSerializer(serializers.Serializer):
 
 def _audit(action, session, metadata=None):
     member = session.member
-    audit.record(action, organization=member.organization, livemode=session.livemode, target=session,
-                 metadata={"member": member.id, **(metadata or {})})
+    # Acted by the person, through this session (checklist 16.3.1: the actor of a sign-in).
+    principal = replace(session_principal(member, session.livemode), credential_kind="jwt", credential_id=session.id)
+    audit.record(action, organization=member.organization, livemode=session.livemode, principal=principal,
+                 target=session, metadata={"member": member.id, **(metadata or {})})
 
 
 def sign_in(request, data):
@@ -102,15 +106,17 @@ def sign_in(request, data):
     member = (Member.objects.select_related("organization", "user")
               .filter(organization_id=data["organization"], user=user).first())
     if member is None:
+        record_failure(email, "organization")  # the right password, for an organization not theirs
         raise InvalidCredentials()
     if mfa.has_second_factor(user):
         if not data.get("otp"):
             raise MFARequired()
         device, backing_off = mfa.verify_code(user, data["otp"])  # a used code no longer matches
         if device is None:
-            if backing_off is None:  # a code held back by the back-off was not checked: no failure
-                count_failure(request, email)
-                record_failure(email, "second_factor")
+            if backing_off is not None:  # held back after wrong codes, so not checked: no failure, say so
+                raise mfa.CodesBackingOff(wait=backing_off)
+            count_failure(request, email)
+            record_failure(email, "second_factor")
             if getattr(request, "axes_locked_out", False):
                 raise Locked(wait=lockout_seconds(request, email) or 1)
             raise MFAInvalid()

@@ -12,6 +12,7 @@ import qrcode.image.svg
 from django.db import transaction
 from django.utils import timezone
 from django_otp import devices_for_user
+from rest_framework import exceptions
 
 import audit
 from accounts import scopes as scope_registry
@@ -50,6 +51,27 @@ def is_backup_code(secret: str) -> bool:
     return " " not in text and len(normalize_backup_code(text)) == 12 and len(text) <= 16
 
 
+def seconds_backing_off(device) -> int | None:
+    """How long ``device`` still holds back codes after wrong ones (django-otp's ThrottlingMixin, growing
+    with OTP_TOTP_THROTTLE_FACTOR), or None when it checks them now."""
+    allowed, details = device.verify_is_allowed()
+    if allowed:
+        return None
+    until = (details or {}).get("locked_until")
+    return max(1, math.ceil((until - timezone.now()).total_seconds())) if until else 1
+
+
+def backing_off_message(seconds) -> str:
+    """What a person is told when a code was not checked because of the back-off: that, and how long."""
+    return f"Too many wrong codes. Wait {seconds} second{'s' if seconds != 1 else ''} and try again."
+
+
+class CodesBackingOff(exceptions.Throttled):
+    """The API's answer when a code was not checked because of the back-off: 429 with Retry-After."""
+
+    default_code = "mfa_backing_off"
+
+
 def verify_code(user, code):
     """Check a second-factor code: an authenticator's digits against the authenticator app, anything
     else against the backup codes, so that typing one kind is never a wrong code of the other (which
@@ -62,10 +84,9 @@ def verify_code(user, code):
     waits, checked = [], False
     with transaction.atomic():
         for device in model.objects.filter(user=user, confirmed=True).select_for_update():
-            allowed, details = device.verify_is_allowed()
-            if not allowed:
-                until = (details or {}).get("locked_until")
-                waits.append(max(1, math.ceil((until - timezone.now()).total_seconds())) if until else 1)
+            wait = seconds_backing_off(device)
+            if wait is not None:
+                waits.append(wait)
                 continue
             checked = True
             if device.verify_token(token):
@@ -96,16 +117,20 @@ def qr_svg(text: str) -> str:
 
 
 def confirm_authenticator(device, code):
-    """Confirm an authenticator with its first code. Returns the new backup codes (shown once), or None
-    when the code is wrong."""
+    """Confirm an authenticator with its first code. Returns (the new backup codes, shown once, None);
+    (None, None) when the code is wrong; (None, seconds) when the device is backing off after wrong
+    codes and this one was not checked."""
+    wait = seconds_backing_off(device)
+    if wait is not None:
+        return None, wait
     if not device.verify_token(code):
-        return None
+        return None, None
     with transaction.atomic():
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = replace_backup_codes(device.user, audited=False)
         record_for_user("mfa.enrolled", device.user, {"device": device.name})
-    return codes
+    return codes, None
 
 
 def replace_backup_codes(user, audited=True):

@@ -3,7 +3,9 @@ authenticator app or one of their backup codes. The session (and its new id) is 
 between the steps the session holds nothing but who is half-way, for five minutes.
 
 django-axes counts every failure (passwords and codes) and locks both steps (and the JWT endpoint) for an
-account after AXES_FAILURE_LIMIT failures from one address or AXES_ACCOUNT_FAILURE_LIMIT from all of them."""
+account after AXES_FAILURE_LIMIT failures from one address or AXES_ACCOUNT_FAILURE_LIMIT from all of them.
+Before either step looks at anything, the attempt is taken from its address's sign-in budget, shared
+with the token endpoints (accounts.throttling): 429 once spent, 503 while the cache cannot count it."""
 
 import math
 import time
@@ -26,6 +28,8 @@ from django.views.generic import FormView
 from django_otp import login as otp_login
 
 from accounts import mfa
+from accounts.throttling import (UNAVAILABLE_RETRY_AFTER, SignInUnavailable, give_back_sign_in_attempt,
+                                 take_sign_in_attempt)
 from config.errors import RATE_LIMIT, error_response
 
 PENDING = "openpaas_pending_sign_in"
@@ -34,14 +38,36 @@ PENDING_SECONDS = 5 * 60
 LOCKED_MESSAGE = "Too many failed sign-ins. Try again later."
 
 
+def _in_words(wait):
+    if wait is None or wait < 60:
+        return f"{max(1, wait or 1)} second{'s' if wait != 1 else ''}"
+    minutes = math.ceil(wait / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def locked_message(wait):
     """What the locked page says: when to try again."""
-    if wait is None or wait < 60:
-        when = f"{max(1, wait or 1)} second{'s' if wait != 1 else ''}"
-    else:
-        minutes = math.ceil(wait / 60)
-        when = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"Too many failed sign-ins. Try again in {when}."
+    return f"Too many failed sign-ins. Try again in {_in_words(wait)}."
+
+
+def address_refusal(request):
+    """(status, message, Retry-After) refusing a sign-in attempt before it is looked at: its address has
+    spent its budget (429), or the budget cannot be counted now (503); None when it may go on."""
+    try:
+        attempt = take_sign_in_attempt(request)
+    except SignInUnavailable:
+        return 503, f"Signing in is unavailable for a moment. Try again in {_in_words(UNAVAILABLE_RETRY_AFTER)}.", \
+            UNAVAILABLE_RETRY_AFTER
+    if attempt is not None and attempt.refused:
+        return (429, f"Too many sign-in attempts from your network. Try again in {_in_words(attempt.retry_after)}.",
+                attempt.retry_after)
+    return None
+
+
+def _with_retry_after(response, status, retry_after):
+    response.status_code = status
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 # Brute force (django-axes). Two rules, both configurable: AXES_FAILURE_LIMIT failures for one account
@@ -210,9 +236,7 @@ def record_failure(email, step):
 
 
 def _locked(response, retry_after):
-    response.status_code = 429
-    response["Retry-After"] = str(retry_after)
-    return response
+    return _with_retry_after(response, 429, retry_after)
 
 
 def complete_sign_in(request, user, device=None):
@@ -232,7 +256,18 @@ class SignInView(LoginView):
     authentication_form = SignInForm
     redirect_authenticated_user = False
 
+    def post(self, request, *args, **kwargs):
+        refusal = address_refusal(request)
+        if refusal is not None:
+            status, message, retry_after = refusal
+            # An unbound form: a bound one would be validated (a password checked) while the page renders.
+            response = render(request, self.template_name, {"form": SignInForm(request), "locked": message,
+                                                            "next": self.get_redirect_url()})
+            return _with_retry_after(response, status, retry_after)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
+        give_back_sign_in_attempt(self.request)  # the right password: not held against the address
         user = form.get_user()
         if mfa.has_second_factor(user):
             self.request.session.cycle_key()
@@ -269,6 +304,16 @@ class SecondFactorView(RedirectURLMixin, FormView):
             return redirect("login")
         return super().dispatch(request, *args, **kwargs)
 
+    def post(self, request, *args, **kwargs):
+        refusal = address_refusal(request)
+        if refusal is not None:
+            status, message, retry_after = refusal
+            form = self.get_form_class()({"code": "-"})  # bound (the template shows bound errors), never checked
+            form.is_valid()
+            form.add_error(None, message)
+            return _with_retry_after(self.form_invalid(form), status, retry_after)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         email = self.pending["email"]
         retry_after = lockout_seconds(self.request, email)
@@ -278,10 +323,8 @@ class SecondFactorView(RedirectURLMixin, FormView):
         device, wait = mfa.verify_code(self.user, form.cleaned_data["code"])
         if device is None and wait is not None:
             # Backing off after wrong codes: this one was not even checked, so it is not a failure.
-            form.add_error("code", f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''} and try again.")
-            response = self.form_invalid(form)
-            response["Retry-After"] = str(wait)
-            return response
+            form.add_error("code", mfa.backing_off_message(wait))
+            return _with_retry_after(self.form_invalid(form), 429, wait)
         if device is None:
             count_failure(self.request, email)
             record_failure(email, "second_factor")
@@ -291,6 +334,7 @@ class SecondFactorView(RedirectURLMixin, FormView):
                 return _locked(self.form_invalid(form), retry_after)
             form.add_error("code", "That code is wrong or was already used.")
             return self.form_invalid(form)
+        give_back_sign_in_attempt(self.request)
         next_url = self.pending.get("next") or ""
         del self.request.session[PENDING]
         complete_sign_in(self.request, self.user, device)

@@ -11,7 +11,7 @@ from accounts.api import QueryParametersMixin, StrictSerializer, TenantCRUDViewS
 from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from accounts.permissions import ANY_PRINCIPAL, every_method
-from accounts.throttling import SignInAddressThrottle
+from accounts.throttling import SignInAddressThrottle, SignInDoor
 from accounts.serializers import (
     APIKeySerializer,
     APIKeyWithSecretSerializer,
@@ -167,7 +167,7 @@ class OAuthApplicationViewSet(TenantCRUDViewSet):
         services.delete_oauth_application(principal=self.principal, application=instance)
 
 
-class _PublicAuthView(QueryParametersMixin, APIView):
+class _PublicAuthView(QueryParametersMixin, SignInDoor, APIView):
     """The JWT endpoints: reached without a credential (they hand them out), POST only, JSON."""
 
     authentication_classes = []
@@ -198,6 +198,8 @@ class TokenObtainView(_PublicAuthView):
 class TokenRefreshView(_PublicAuthView):
     """Rotate a refresh token: a new access and refresh token; the old refresh token stops working, and
     presenting it again ends the whole session."""
+
+    throttle_classes = [SignInAddressThrottle]
 
     @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer}, auth=[])
     def post(self, request):

@@ -29,6 +29,8 @@ from accounts import invitations
 from accounts.models import Member, OAuthApplication, User
 from accounts.oauth import AUTHORIZING_USER, OPENID, RegistryScopes, member_for_token, within_application
 from accounts.signin import complete_sign_in
+from accounts.throttling import (UNAVAILABLE_RETRY_AFTER, SignInUnavailable, give_back_sign_in_attempt,
+                                 take_sign_in_attempt)
 from config.errors import Conflict
 
 def _membership(user, application):
@@ -132,16 +134,40 @@ def _oauth_error(error):
     return response
 
 
+def _oauth_refusal(status, error, description, retry_after):
+    """RFC 6749 section 5.2's shape for a request refused before it is looked at."""
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 class SupportedGrantsTokenView(TokenView):
     """The token endpoint for the grants of OAUTH2_GRANT_TYPES_SUPPORTED only. django-oauth-toolkit sends
     the device code grant to its own handler before oauthlib sees the request, and oauthlib's server
-    knows grants this one does not offer (password): anything else is unsupported_grant_type."""
+    knows grants this one does not offer (password): anything else is unsupported_grant_type.
+
+    Each request is an attempt of its client address against the sign-in budget shared with /login
+    and the JWT endpoints (accounts.throttling), given back when it gets a token: a spent budget is 429
+    ``slow_down`` (RFC 8628's token endpoint error for a client asking too often), an unreachable cache
+    503 ``temporarily_unavailable``, both with Retry-After."""
 
     def post(self, request, *args, **kwargs):
+        try:
+            attempt = take_sign_in_attempt(request)
+        except SignInUnavailable:
+            return _oauth_refusal(503, "temporarily_unavailable", "The token endpoint is unavailable for a moment.",
+                                  UNAVAILABLE_RETRY_AFTER)
+        if attempt is not None and attempt.refused:
+            return _oauth_refusal(429, "slow_down", f"Too many token requests from this address. Retry after "
+                                  f"{attempt.retry_after} seconds.", attempt.retry_after)
         supported = oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED
         if any(grant_type not in supported for grant_type in request.POST.getlist("grant_type")):
             return _oauth_error(oauth_errors.UnsupportedGrantTypeError())
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200:
+            give_back_sign_in_attempt(request)
+        return response
 
 
 @method_decorator(csrf_exempt, name="dispatch")

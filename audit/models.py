@@ -16,7 +16,10 @@ class AuditEvent(models.Model):
     """One security-relevant action. Written in the same transaction as the change it records."""
 
     id = PublicIdField(prefix="evt")
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+")
+    # The record outlives what it records: deleting an organization leaves its events (no database
+    # constraint, nothing cascades or blocks); they are still found by organization_id.
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.DO_NOTHING, db_constraint=False,
+                                     related_name="+")
     livemode = models.BooleanField()
     action = models.CharField(max_length=64)
     actor_type = models.CharField(max_length=16)  # "member" or "system"

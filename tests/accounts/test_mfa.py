@@ -169,7 +169,8 @@ def test_wrong_codes_back_off(tenant, settings, clock):
     # 1 second after the first wrong code, 2 after the second, 4 after the third; codes sent sooner are
     # not checked at all (the right one neither)
     held = browser.post("/login/verify", {"code": totp_code(device)})
-    assert held.status_code == 200 and "Wait 1 second" in held.content.decode() and held["Retry-After"] == "1"
+    assert held.status_code == 429 and "Wait 1 second" in held.content.decode() and held["Retry-After"] == "1"
+    assert "wrong" not in held.content.decode().replace("Too many wrong codes", "")
     clock.advance(1.1)
     assert browser.post("/login/verify", {"code": wrong_code(device)}).status_code == 200
     clock.advance(2.1)
@@ -178,12 +179,81 @@ def test_wrong_codes_back_off(tenant, settings, clock):
     assert device.throttling_failure_count == 3
     clock.advance(3)  # 4 seconds are needed after the third
     throttled = browser.post("/login/verify", {"code": totp_code(device)})
-    assert throttled.status_code == 200 and not signed_in(browser)
+    assert throttled.status_code == 429 and not signed_in(browser)
     assert "wait 1 second" in throttled.content.decode().lower()
     clock.advance(1.1)
     assert browser.post("/login/verify", {"code": totp_code(device)})["Location"] == "/account"
     device.refresh_from_db()
     assert device.throttling_failure_count == 0
+
+
+# Every other place a code is checked says so too, and for how long, instead of calling the right code
+# wrong: the JWT endpoint, sudo and enrolment. A code held back is not checked, so it is no failure.
+
+
+def test_the_jwt_endpoint_says_a_code_is_held_back_and_for_how_long(tenant, settings, clock):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+    developer = person(tenant, "developer")
+    device = totp_device(developer.user)
+    client = APIClient()
+
+    def token(otp):
+        return client.post("/api/v1/auth/token", {"email": developer.user.email, "password": PASSWORD,
+                                                  "organization": tenant.org.id, "otp": otp}, format="json")
+
+    assert token(wrong_code(device)).json()["error"]["code"] == "mfa_invalid"
+    held = token(totp_code(device))
+    assert held.status_code == 429 and held["Retry-After"] == "1", held.content
+    error = held.json()["error"]
+    assert (error["type"], error["code"]) == ("rate_limit_error", "mfa_backing_off")
+    assert "1 second" in error["message"]
+    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 1, "the held-back code is no failure"
+    clock.advance(1.1)
+    assert token(totp_code(device)).status_code == 200
+
+
+def test_sudo_says_a_code_is_held_back_and_for_how_long(tenant, settings, clock):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+    developer = person(tenant, "developer")
+    browser, device = _enrolled_browser(developer)
+    assert browser.post("/account/sudo", {"secret": wrong_code(device)}).status_code == 400
+    held = browser.post("/account/sudo", {"secret": totp_code(device, 1)})  # the sign-in spent this step's
+    page = held.content.decode()
+    assert held.status_code == 429 and held["Retry-After"] == "1"
+    assert "Too many wrong codes. Wait 1 second and try again." in page and "neither" not in page
+    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 1
+    clock.advance(1.1)
+    assert browser.post("/account/sudo", {"secret": totp_code(device, 1)}).status_code == 302
+
+
+def test_sudo_with_backup_codes_held_back_says_so(tenant, settings, clock):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+    developer = person(tenant, "developer")
+    browser, _ = _enrolled_browser(developer)
+    codes = mfa.replace_backup_codes(developer.user)
+    assert browser.post("/account/sudo", {"secret": "aaaa-bbbb-cccc"}).status_code == 400
+    # a backup code's shape could also be a password's, so it is tried as that: wrong, but the page says why
+    held = browser.post("/account/sudo", {"secret": codes[0]})
+    assert held.status_code == 400 and "Too many wrong codes. Wait 1 second" in held.content.decode()
+    clock.advance(1.1)
+    assert browser.post("/account/sudo", {"secret": codes[0]}).status_code == 302
+
+
+def test_enrolment_says_a_code_is_held_back_and_for_how_long(tenant, settings, clock):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+    developer = person(tenant, "developer")
+    browser = browser_for(developer.user)
+    secret = _shown_secret(browser.get(ENROL))
+    right = {_code_for(secret, offset) for offset in (-1, 0, 1)}
+    assert browser.post(ENROL, {"code": next(c for c in ("000000", "111111", "222222") if c not in right)}).status_code == 400
+    held = browser.post(ENROL, {"code": _code_for(secret)})
+    page = held.content.decode()
+    assert held.status_code == 429 and held["Retry-After"] == "1"
+    assert "Too many wrong codes. Wait 1 second and try again." in page and "not right" not in page
+    assert _shown_secret(held) == secret
+    clock.advance(1.1)
+    assert browser.post(ENROL, {"code": _code_for(secret)}).status_code == 200
+    assert AuthenticatorDevice.objects.get(user=developer.user).confirmed
 
 
 def test_the_back_off_factor_is_the_setting():
