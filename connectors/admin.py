@@ -2,7 +2,7 @@
 page, not even encrypted: the page says only whether it has some."""
 
 from django.contrib import admin
-from django.db.models import ProtectedError
+from django.db.models import RestrictedError
 
 from config.admin import APIResourceAdmin, TenantAdmin, site
 from config.errors import Conflict
@@ -34,7 +34,7 @@ class ConnectorAdmin(APIResourceAdmin):
             raise Conflict(ConnectorViewSet.IN_USE)
         try:
             super().delete_model(request, obj)
-        except ProtectedError:  # a workflow created since the check: the delete and its audit event roll back
+        except RestrictedError:  # a workflow created since the check: the delete and its audit event roll back
             raise Conflict(ConnectorViewSet.IN_USE) from None
 
 

@@ -26,7 +26,9 @@ class Workflow(TenantModel):
 
     id = PublicIdField(prefix="wf")
     name = models.CharField(max_length=200)
-    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, related_name="workflows")
+    # RESTRICT, not PROTECT: a connector in use cannot be deleted on its own, but deleting its organization
+    # deletes both.
+    connector = models.ForeignKey(Connector, on_delete=models.RESTRICT, related_name="workflows")
     steps = models.JSONField(default=list)
 
     class Meta:

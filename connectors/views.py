@@ -1,5 +1,5 @@
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import RestrictedError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -39,7 +39,7 @@ class ConnectorViewSet(TenantCRUDViewSet):
             raise Conflict(self.IN_USE)
         try:
             super().perform_destroy(instance)
-        except ProtectedError:  # a workflow created since the check: the delete and its audit event roll back
+        except RestrictedError:  # a workflow created since the check: the delete and its audit event roll back
             raise Conflict(self.IN_USE) from None
 
 

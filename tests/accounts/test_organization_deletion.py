@@ -2,10 +2,7 @@
 are the record of what happened there (deleting organizations through the product comes later).
 
 The deletion commits (transaction=True), so that the database checks its foreign keys as it would in
-production (on PostgreSQL they are checked at commit).
-
-Workflows are left out: Workflow.connector is PROTECT, which still blocks deleting an organization that
-has a workflow (RESTRICT would not); that belongs to the deletion issue."""
+production (on PostgreSQL they are checked at commit)."""
 
 import pytest
 from django.db import connection, transaction
@@ -14,7 +11,7 @@ import audit
 from accounts.models import APIKey, Member, OAuthApplication, Organization, TokenSession, User
 from accounts.principal import session_principal
 from audit.models import AuditEvent
-from connectors.models import Connector, Dataset, Record
+from connectors.models import Connector, Dataset, Record, Workflow
 from tests.accounts.oauth_helpers import make_application, person
 from webhooks.models import WebhookEndpoint
 
@@ -24,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _owned_by(organization_id):
     """How many rows of each kind the organization owns."""
     return {model.__name__: model.objects.filter(organization_id=organization_id).count()
-            for model in (Member, APIKey, OAuthApplication, Connector, Dataset, Record, WebhookEndpoint)}
+            for model in (Member, APIKey, OAuthApplication, Connector, Workflow, Dataset, Record, WebhookEndpoint)}
 
 
 def test_an_organization_with_members_keys_data_and_audit_events_can_be_deleted_and_its_events_remain(
@@ -35,6 +32,10 @@ def test_an_organization_with_members_keys_data_and_audit_events_can_be_deleted_
                                                       "config": {"base_url": "https://crm.example.com"},
                                                       "credentials": {"token": "t"}}, format="json")
     assert connector.status_code == 201, connector.content
+    # a workflow holds its connector (a connector in use cannot be deleted alone), not the organization
+    assert developer.post("/api/v1/workflows", {"name": "Sync", "connector": connector.json()["id"],
+                                                "steps": [{"type": "mask", "fields": ["email"]}]},
+                          format="json").status_code == 201
     dataset = developer.post("/api/v1/datasets", {"name": "Leads"}, format="json").json()
     assert developer.post(f"/api/v1/datasets/{dataset['id']}/records", {"records": [{"a": 1}]},
                           format="json").status_code == 201
