@@ -40,13 +40,27 @@ def create_api_key(*, member, livemode, name, scopes, expires_at=None, principal
 
 
 def revoke_api_key(*, principal, api_key):
+    """Revoke a key and every key it replaced: a rolled key keeps working for its grace period, and must
+    not outlive the revocation of its replacement. Each key revoked is audited in this transaction;
+    revoking a revoked key is a no-op. Returns the key, as locked and saved."""
+    now = timezone.now()
     with transaction.atomic():
         api_key = APIKey.objects.select_for_update().get(pk=api_key.pk)
-        if api_key.revoked_at is None:  # revoking twice is a no-op, and audited once
-            api_key.revoked_at = timezone.now()
-            api_key.save(update_fields=["revoked_at", "updated_at"])
-            _audit("api_key.revoked", principal, api_key.organization, api_key.livemode, api_key)
+        _revoke(principal, api_key, now)
+        # Walk back the roll chain (each key was rolled at most once, so each has one predecessor at
+        # most); a predecessor is locked before it is read, as the key was, so no roll slips in between.
+        replaced_by = api_key
+        while (predecessor := APIKey.objects.select_for_update().filter(rolled_to=replaced_by).first()) is not None:
+            _revoke(principal, predecessor, now, {"reason": "replacement_revoked", "replaced_by": replaced_by.id})
+            replaced_by = predecessor
     return api_key
+
+
+def _revoke(principal, api_key, now, metadata=None):
+    if api_key.revoked_at is None:  # revoking twice is a no-op, and audited once
+        api_key.revoked_at = now
+        api_key.save(update_fields=["revoked_at", "updated_at"])
+        _audit("api_key.revoked", principal, api_key.organization, api_key.livemode, api_key, metadata)
 
 
 def roll_api_key(*, principal, api_key, expires_in):
