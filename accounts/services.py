@@ -97,9 +97,9 @@ def create_organization(*, name, owner_email):
             password = secrets.token_urlsafe(18)
             user = User.objects.create_user(email=owner_email, password=password)
         owner = Member.objects.create(organization=organization, user=user, role=scope_registry.ADMIN)
-        for livemode in (True, False):
-            _audit("organization.created", None, organization, livemode, organization, {"name": name})
-            _audit("member.created", None, organization, livemode, owner, {"role": owner.role})
+        # Organization-wide events: recorded once, and listed in both modes (audit.actions).
+        _audit("organization.created", None, organization, None, organization, {"name": name})
+        _audit("member.created", None, organization, None, owner, {"role": owner.role})
         admin_scopes = sorted(scope_registry.ROLES_BY_ID[scope_registry.ADMIN].scopes)
         _, live_key = create_api_key(member=owner, livemode=True, name="Default live key", scopes=admin_scopes)
         _, test_key = create_api_key(member=owner, livemode=False, name="Default test key", scopes=admin_scopes)
@@ -112,7 +112,7 @@ def create_service_member(*, principal, name, granted_scopes):
             organization=principal.organization, user=None, name=name,
             role=scope_registry.SERVICE, granted_scopes=sorted(set(granted_scopes)),
         )
-        _audit("member.created", principal, principal.organization, principal.livemode, member,
+        _audit("member.created", principal, principal.organization, None, member,
                {"role": member.role, "granted_scopes": member.granted_scopes})
     return member
 
@@ -140,7 +140,7 @@ def update_member(*, principal, member, role=None, name=None, granted_scopes=Non
             previous = member.role
             member.role = role
             member.save(update_fields=["role"])
-            _audit("member.role_changed", principal, member.organization, principal.livemode, member,
+            _audit("member.role_changed", principal, member.organization, None, member,
                    {"from": previous, "to": role})
         changed = {}
         if name is not None and name != member.name:
@@ -149,7 +149,7 @@ def update_member(*, principal, member, role=None, name=None, granted_scopes=Non
             changed["granted_scopes"] = member.granted_scopes = sorted(set(granted_scopes))
         if changed:
             member.save(update_fields=list(changed))
-            _audit("member.updated", principal, member.organization, principal.livemode, member, changed)
+            _audit("member.updated", principal, member.organization, None, member, changed)
     return member
 
 
@@ -160,7 +160,7 @@ def remove_member(*, principal, member):
         _lock_organization(member.organization)
         if _is_last_admin(member):
             raise Conflict("An organization must keep at least one Admin.")
-        _audit("member.removed", principal, member.organization, principal.livemode, member,
+        _audit("member.removed", principal, member.organization, None, member,
                {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True))})
         member.delete()
 

@@ -167,7 +167,7 @@ def test_effective_scopes_are_the_keys_scopes_within_the_holders_current_role(te
 
 
 def test_demoting_a_member_narrows_every_key_they_hold_on_the_next_request(tenant):
-    admin_key = tenant.client("admin")
+    admin_key = tenant.client("admin", livemode=True)
     developer = tenant.member("developer")
     keys_of_developer = [tenant.client("developer") for _ in range(2)]
     for client in keys_of_developer:

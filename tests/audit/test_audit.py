@@ -127,7 +127,8 @@ def test_a_denied_request_is_audited_with_actor_and_scope(tenant):
     assert response.status_code == 403
     event = AuditEvent.objects.get(action="access.denied")
     assert (event.organization_id, event.actor_id) == (tenant.org.id, tenant.member("viewer").id)
-    assert event.metadata == {"method": "POST", "path": "/api/v1/connectors", "required_scope": "connectors:write"}
+    assert event.metadata == {"method": "POST", "path": "/api/v1/connectors", "required_scope": "connectors:write",
+                              "reason": "missing_scope", "count": 1}
     assert event.request_id == response["X-Request-ID"]
 
 
