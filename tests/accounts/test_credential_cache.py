@@ -86,7 +86,7 @@ def test_a_cached_key_stops_at_its_expiry(tenant, monkeypatch):
 
 def test_a_change_in_another_organization_leaves_this_ones_cache_warm(tenant, other_tenant):
     client = warm(tenant.client("viewer"))
-    other_tenant.client("admin").patch(f"/api/v1/members/{other_tenant.member('developer').id}", {"role": "viewer"}, format="json")
+    other_tenant.client("admin", livemode=True).patch(f"/api/v1/members/{other_tenant.member('developer').id}", {"role": "viewer"}, format="json")
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/v1/me").status_code == 200
     assert len(queries) == 0

@@ -341,7 +341,7 @@ class TestChangesApplyOnTheNextRequest:
         developer = person(tenant, "developer")
         pair = obtain(developer)
         access = self.warm(pair["access"])
-        assert tenant.client("admin").delete(f"/api/v1/members/{developer.id}").status_code == 204
+        assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{developer.id}").status_code == 204
         api_error(me(access))
         api_error(post(REFRESH, {"refresh": pair["refresh"]}))
 
@@ -361,7 +361,7 @@ class TestChangesApplyOnTheNextRequest:
     def test_demotion_narrows_a_warm_token(self, tenant):
         developer = person(tenant, "developer")
         access = self.warm(obtain(developer)["access"])
-        tenant.client("admin").patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
+        tenant.client("admin", livemode=True).patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
         assert me(access).json()["scopes"] == ["connectors:read", "data:read"]
 
 

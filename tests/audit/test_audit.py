@@ -76,7 +76,7 @@ def test_a_failure_after_the_audit_event_leaves_neither(tenant, monkeypatch):
 
 def test_a_role_change_whose_audit_fails_does_not_happen(tenant, monkeypatch):
     developer = tenant.member("developer")
-    client = tenant.client("admin")
+    client = tenant.client("admin", livemode=True)
     client.raise_request_exception = False
     monkeypatch.setattr(AuditEvent.objects, "create", lambda **kw: (_ for _ in ()).throw(RuntimeError("down")))
     assert client.patch(f"/api/v1/members/{developer.id}", {"role": "admin"}, format="json").status_code == 500
