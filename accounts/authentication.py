@@ -45,12 +45,45 @@ def refuse_credentials_in_url(request):
             raise CredentialsInURL()
 
 
-def _record_refusal(api_key, reason):
-    """A real key that may no longer be used is worth an audit event (a leaked, revoked key being
-    tried); the caller still gets the same 401 as for any invalid key."""
+class UnusableAPIKey(InvalidAPIKey):
+    """A real key that may no longer be used (revoked, expired, its person disabled): answered like any
+    invalid key, and worth an audit event (a leaked, revoked key being tried)."""
+
+    def __init__(self, api_key, reason):
+        super().__init__()
+        self.api_key, self.reason = api_key, reason
+
+
+class TooManyRefusals(exceptions.Throttled):
+    """429: this address or credential was refused too often; nothing more is looked up or written."""
+
+    default_code = "rate_limited"
+
+
+# Refusals of one key (or denials of one credential) are audited once per this many seconds, the event
+# counting those held back since.
+REFUSAL_AUDIT_SECONDS = 60
+
+
+def _record_refusal(api_key, reason, count):
     with transaction.atomic():
         audit.record("api_key.refused", organization=api_key.organization, livemode=api_key.livemode,
-                     target=api_key, metadata={"reason": reason, "member": api_key.member_id})
+                     target=api_key, metadata={"reason": reason, "member": api_key.member_id, "count": count})
+
+
+def refuse_authentication(request, refusal, credential=None):
+    """A failed authentication: counted per client address and per credential before anything is
+    written; a known key's refusal audited at most once a minute; then 429 if either budget is spent,
+    else the refusal itself (401)."""
+    api_key = getattr(refusal, "api_key", None)
+    outcome = gate.refuse(gate.refusal_limits(address=getattr(request, "client_ip", None), credential=credential),
+                          audit_key=f"api_key:{api_key.id}" if api_key is not None else None,
+                          audit_seconds=REFUSAL_AUDIT_SECONDS)
+    if outcome.record:
+        _record_refusal(api_key, refusal.reason, outcome.record)
+    if outcome.retry_after is not None:
+        raise TooManyRefusals(wait=outcome.retry_after)
+    raise refusal
 
 
 class InvalidToken(exceptions.AuthenticationFailed):
@@ -73,6 +106,10 @@ class CredentialLoader:
     def cache_key(self, token: str) -> str | None:
         return hashlib.sha256(token.encode()).hexdigest()
 
+    def refusal_key(self, token: str) -> str:
+        """What refusals of this token are counted under (besides the client address)."""
+        return hashlib.sha256(token.encode()).hexdigest()[:32]
+
     def load(self, token, cache_key, now, generation):
         raise self.invalid()
 
@@ -91,6 +128,11 @@ class APIKeyLoader(CredentialLoader):
         parsed = keys.parse(token)  # bad shape or checksum: refused before any query
         return parsed.digest if parsed else None
 
+    def refusal_key(self, token):
+        # The lookup prefix: every guess at one key's secret counts against that key.
+        parsed = keys.parse(token)
+        return f"key:{parsed.prefix}" if parsed else super().refusal_key(token)
+
     def load(self, token, cache_key, now, generation):
         parsed = keys.parse(token)
         candidates = APIKey.objects.filter(prefix=parsed.prefix).select_related("member__user", "member__organization")
@@ -102,8 +144,7 @@ class APIKeyLoader(CredentialLoader):
             status = "person_disabled"
         if status != "active":
             credential_cache.store.discard(cache_key)
-            _record_refusal(api_key, status)
-            raise InvalidAPIKey()
+            raise UnusableAPIKey(api_key, status)
         return credential_cache.CredentialSnapshot.of(
             kind=self.kind, credential_id=api_key.id, livemode=api_key.livemode, scopes=api_key.scopes,
             expires_at=api_key.expires_at, member=api_key.member, generation=generation,
@@ -133,18 +174,23 @@ class BearerAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        refuse_credentials_in_url(request)
-        header = request.META.get("HTTP_AUTHORIZATION")
-        if header is None:
-            return None
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != self.keyword.lower() or not token:
-            raise InvalidToken()
-        loader = next((loader for loader in _loaders() if loader.matches(token)), None)
-        if loader is None:
-            raise InvalidToken()
-        principal = self.resolve(loader, token, request)
+        loader = token = None
+        try:
+            refuse_credentials_in_url(request)
+            header = request.META.get("HTTP_AUTHORIZATION")
+            if header is None:
+                return None
+            scheme, _, token = header.partition(" ")
+            token = token.strip()
+            if scheme.lower() != self.keyword.lower() or not token:
+                raise InvalidToken()
+            loader = next((loader for loader in _loaders() if loader.matches(token)), None)
+            if loader is None:
+                raise InvalidToken()
+            principal = self.resolve(loader, token, request)
+        except exceptions.AuthenticationFailed as refusal:
+            # The success path above costs one cache round trip; only a refusal pays for another.
+            refuse_authentication(request, refusal, loader.refusal_key(token) if loader else None)
         return principal, principal
 
     def authenticate_header(self, request):

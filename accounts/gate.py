@@ -1,6 +1,11 @@
 """What every authenticated request reads from the shared cache, in one round trip: the organization's
 access generation (which tells cached credentials they are stale) and its rate-limit counters.
 
+Refusals (a credential that fails authentication, a request denied for its scope or mode) take another
+round trip, on their path only: ``refuse`` counts them per client address and per credential, so that a
+flood of them is answered 429 before anything is written, and tells which of them to audit (the first of
+each minute, standing for those held back since).
+
 DRF's SimpleRateThrottle costs a GET and a SET per throttle (four round trips for two limits, and a
 race between workers); with Redis this is one script call. Counters are windows that start at their
 first request and last the limit's period, so a limit of N per second admits at most N requests in any
@@ -53,6 +58,14 @@ def _counter_key(limit):
     return f"openpaas:rl:{limit.key}"
 
 
+def _audit_window_key(audit_key):
+    return f"openpaas:refused:{audit_key}:window"
+
+
+def _held_key(audit_key):
+    return f"openpaas:refused:{audit_key}:held"
+
+
 # One EVALSHA instead of a pipeline of GET, INCR, EXPIRE and TTL: each command costs the client time to
 # encode and parse, and this runs on every request. KEYS[1] is the generation; KEYS[2..] counters whose
 # window lengths are ARGV[1..]. Returns {generation, used1, ttl1, used2, ttl2, ...}. All keys live on one
@@ -73,20 +86,66 @@ return out
 """
 
 
+# The refusal path: KEYS[1..n] counters as above (n = ARGV[1], windows ARGV[2..n+1]); then, optionally,
+# KEYS[n+1] the marker of the current audit window (ARGV[n+2] seconds) and KEYS[n+2] the refusals held back
+# since the last audited one. Returns {used1, ttl1, ..., record}: record is 0 when this refusal is held
+# back, else how many refusals its event stands for (this one and those held back).
+_REFUSE_SCRIPT = """
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local used = redis.call('INCR', KEYS[i])
+  local ttl = redis.call('TTL', KEYS[i])
+  if ttl < 0 then
+    redis.call('EXPIRE', KEYS[i], ARGV[i + 1])
+    ttl = tonumber(ARGV[i + 1])
+  end
+  out[#out + 1] = used
+  out[#out + 1] = ttl
+end
+if #KEYS > n then
+  if redis.call('SET', KEYS[n + 1], '1', 'NX', 'EX', ARGV[n + 2]) then
+    local held = tonumber(redis.call('GET', KEYS[n + 2]) or '0')
+    redis.call('DEL', KEYS[n + 2])
+    out[#out + 1] = held + 1
+  else
+    redis.call('INCR', KEYS[n + 2])
+    redis.call('EXPIRE', KEYS[n + 2], ARGV[n + 3])
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
+
+# How long refusals held back are remembered without a new one to carry them into an event.
+_HELD_SECONDS = 86400
+
+
 class _RedisState:
     _scripts = {}
 
     def __init__(self, client):
         self.client = client
         if id(client) not in self._scripts:
-            self._scripts[id(client)] = client.register_script(_READ_SCRIPT)
-        self.script = self._scripts[id(client)]
+            self._scripts[id(client)] = (client.register_script(_READ_SCRIPT), client.register_script(_REFUSE_SCRIPT))
+        self.script, self.refuse_script = self._scripts[id(client)]
 
     def read(self, organization_id, limits):
         keys = [_generation_key(organization_id)] + [_counter_key(limit) for limit in limits]
         result = self.script(keys=keys, args=[limit.seconds for limit in limits])
         counts = [Count(limit, int(result[1 + 2 * i]), max(int(result[2 + 2 * i]), 1)) for i, limit in enumerate(limits)]
         return int(result[0]), counts
+
+    def refuse(self, limits, audit_key, audit_seconds):
+        keys = [_counter_key(limit) for limit in limits]
+        args = [len(limits)] + [limit.seconds for limit in limits]
+        if audit_key:
+            keys += [_audit_window_key(audit_key), _held_key(audit_key)]
+            args += [audit_seconds, _HELD_SECONDS]
+        result = self.refuse_script(keys=keys, args=args)
+        counts = [Count(limit, int(result[2 * i]), max(int(result[2 * i + 1]), 1)) for i, limit in enumerate(limits)]
+        record = (int(result[-1]) or None) if audit_key else None
+        return counts, record
 
     def bump(self, organization_id):
         self.client.incr(_generation_key(organization_id))
@@ -101,20 +160,37 @@ class _CacheState:
 
     def read(self, organization_id, limits):
         generation = cache.get(_generation_key(organization_id), 0)
+        return generation, [self._count(limit) for limit in limits]
+
+    @staticmethod
+    def _count(limit):
         now = time.time()
-        counts = []
-        for limit in limits:
-            key = _counter_key(limit)
-            cache.add(f"{key}:ends", now + limit.seconds, limit.seconds)
-            cache.add(key, 0, limit.seconds)
-            try:
-                used = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, limit.seconds)
-                used = 1
-            ends = cache.get(f"{key}:ends", now + limit.seconds)
-            counts.append(Count(limit, used, max(int(ends - now + 0.999), 1)))
-        return generation, counts
+        key = _counter_key(limit)
+        cache.add(f"{key}:ends", now + limit.seconds, limit.seconds)
+        cache.add(key, 0, limit.seconds)
+        try:
+            used = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, limit.seconds)
+            used = 1
+        ends = cache.get(f"{key}:ends", now + limit.seconds)
+        return Count(limit, used, max(int(ends - now + 0.999), 1))
+
+    def refuse(self, limits, audit_key, audit_seconds):
+        counts = [self._count(limit) for limit in limits]
+        record = None
+        if audit_key:
+            held_key = _held_key(audit_key)
+            if cache.add(_audit_window_key(audit_key), 1, audit_seconds):
+                record = (cache.get(held_key) or 0) + 1
+                cache.delete(held_key)
+            else:
+                cache.add(held_key, 0, _HELD_SECONDS)
+                try:
+                    cache.incr(held_key)
+                except ValueError:  # expired between add and incr
+                    cache.set(held_key, 1, _HELD_SECONDS)
+        return counts, record
 
     def bump(self, organization_id):
         key = _generation_key(organization_id)
@@ -146,6 +222,49 @@ def limits_for(credential_id, organization_id, livemode):
             allowed, seconds = parse_rate(rates[name])
             limits.append(Limit(name, f"{name}:{ident}", allowed, seconds))
     return limits
+
+
+@dataclass(frozen=True)
+class Refusal:
+    counts: list  # the refusal budgets, this refusal counted
+    record: int | None  # None: not to be audited (held back); else how many refusals its event stands for
+
+    @property
+    def retry_after(self):
+        """Seconds until every exceeded budget has room again, or None when none is exceeded."""
+        exceeded = [count.retry_after for count in self.counts if count.exceeded]
+        return max(exceeded) if exceeded else None
+
+
+# The budgets of refusals, by rate name (DEFAULT_THROTTLE_RATES) and what they are counted per.
+REFUSED_PER_ADDRESS = "refused_address"
+REFUSED_PER_CREDENTIAL = "refused_credential"
+
+
+def refusal_limits(*, address=None, credential=None):
+    """The budgets a refusal counts against: its client address and its credential (an API key's lookup
+    prefix, or a token's digest, or a valid credential's id), each when known and its rate is set."""
+    from rest_framework.settings import api_settings
+
+    rates = api_settings.DEFAULT_THROTTLE_RATES
+    limits = []
+    for name, ident in ((REFUSED_PER_ADDRESS, address), (REFUSED_PER_CREDENTIAL, credential)):
+        if ident and rates.get(name):
+            allowed, seconds = parse_rate(rates[name])
+            limits.append(Limit(name, f"{name}:{ident}", allowed, seconds))
+    return limits
+
+
+def refuse(limits, audit_key=None, audit_seconds=60):
+    """Count a refusal against ``limits`` and say whether to audit it: the first refusal of ``audit_key``
+    in each ``audit_seconds`` is audited, with the count of those held back since. One cache round trip.
+    If the cache is unreachable no limit applies and every refusal is audited (the failure is logged)."""
+    try:
+        counts, record = _state().refuse(limits, audit_key, audit_seconds)
+    except Exception:  # as in read(): the cache client's errors differ per backend
+        logger.exception("Shared cache unreachable: refusals are neither limited nor collapsed.")
+        return Refusal([], 1 if audit_key else None)
+    return Refusal(counts, record)
 
 
 def read(organization_id, limits):

@@ -36,8 +36,7 @@ def _send(invitation, token):
 
 
 def _audit(action, principal, invitation, metadata=None):
-    audit.record(action, organization=invitation.organization, livemode=principal.livemode if principal else True,
-                 principal=principal, target=invitation,
+    audit.record(action, organization=invitation.organization, principal=principal, target=invitation,
                  metadata={"email": invitation.email, "role": invitation.role, **(metadata or {})})
 
 
@@ -125,6 +124,6 @@ def accept(*, token, user):
         member.organization = invitation.organization
         joined = session_principal(member)
         _audit("invitation.accepted", joined, invitation)
-        audit.record("member.created", organization=invitation.organization, livemode=True, principal=joined,
+        audit.record("member.created", organization=invitation.organization, principal=joined,
                      target=member, metadata={"role": member.role, "invitation": invitation.id})
     return member

@@ -7,9 +7,11 @@ presenting a used one again revokes the whole session. Revoking (logout) ends th
 access token of it fails on the next request, as do those of a removed member or a deactivated person.
 """
 
+import math
 from dataclasses import replace
 from datetime import datetime, timezone as dt_timezone
 
+import jwt as pyjwt
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -141,9 +143,43 @@ def issue_tokens(member, *, livemode, scopes=None):
     return str(refresh.access_token), str(refresh)
 
 
+# RFC 7519 NumericDate claims: simplejwt turns them into datetimes unguarded, so a validly signed token
+# with "exp": "1" or 1e20 would be a 500. Accepted: a number (not a boolean) from 1970 to the year 9999.
+_NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+_LATEST_NUMERIC_DATE = datetime(9999, 12, 31, tzinfo=dt_timezone.utc).timestamp()
+# Claims this module reads, by the type they must have (absent is fine here: the checks after decide).
+_TYPED_CLAIMS = {"sid": str, "org": str, "member": str, "scope": str, "livemode": bool,
+                 jwt_settings.JTI_CLAIM: str, jwt_settings.TOKEN_TYPE_CLAIM: str}
+
+
+def _is_numeric_date(value):
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and 0 <= value <= _LATEST_NUMERIC_DATE)
+
+
+def check_claim_types(raw):
+    """Refuse (401) a token whose signature holds but whose claims are not of the types the checks after
+    it assume: done before simplejwt reads them, which would otherwise fail with a 500."""
+    try:
+        payload = pyjwt.decode(raw, token_backend.get_verifying_key(raw), algorithms=[token_backend.algorithm],
+                               options={"verify_signature": True, "verify_exp": False, "verify_nbf": False,
+                                        "verify_iat": False, "verify_aud": False, "verify_iss": False})
+    except pyjwt.InvalidTokenError:
+        raise InvalidToken()
+    if not isinstance(payload.get("exp"), (int, float)):
+        raise InvalidToken()  # simplejwt requires exp; absent or not a number, the token is refused here
+    for claim in _NUMERIC_DATE_CLAIMS:
+        if claim in payload and not _is_numeric_date(payload[claim]):
+            raise InvalidToken()
+    for claim, kind in _TYPED_CLAIMS.items():
+        if claim in payload and not isinstance(payload[claim], kind):
+            raise InvalidToken()
+
+
 def _verified_refresh_payload(raw):
     """The claims of a refresh token whose signature, audience, issuer and expiry hold, whether or not it
     is blacklisted (so that a reused one can be recognised)."""
+    check_claim_types(raw)
     try:
         payload = token_backend.decode(raw, verify=True)
     except TokenBackendError:
@@ -220,6 +256,7 @@ class JWTLoader(CredentialLoader):
         return token.count(".") == 2
 
     def load(self, token, cache_key, now, generation):
+        check_claim_types(token)
         try:
             claims = AccessToken(token).payload  # signature, alg, exp, nbf, aud, iss, token type
         except TokenError:

@@ -40,13 +40,27 @@ def create_api_key(*, member, livemode, name, scopes, expires_at=None, principal
 
 
 def revoke_api_key(*, principal, api_key):
+    """Revoke a key and every key it replaced: a rolled key keeps working for its grace period, and must
+    not outlive the revocation of its replacement. Each key revoked is audited in this transaction;
+    revoking a revoked key is a no-op. Returns the key, as locked and saved."""
+    now = timezone.now()
     with transaction.atomic():
         api_key = APIKey.objects.select_for_update().get(pk=api_key.pk)
-        if api_key.revoked_at is None:  # revoking twice is a no-op, and audited once
-            api_key.revoked_at = timezone.now()
-            api_key.save(update_fields=["revoked_at", "updated_at"])
-            _audit("api_key.revoked", principal, api_key.organization, api_key.livemode, api_key)
+        _revoke(principal, api_key, now)
+        # Walk back the roll chain (each key was rolled at most once, so each has one predecessor at
+        # most); a predecessor is locked before it is read, as the key was, so no roll slips in between.
+        replaced_by = api_key
+        while (predecessor := APIKey.objects.select_for_update().filter(rolled_to=replaced_by).first()) is not None:
+            _revoke(principal, predecessor, now, {"reason": "replacement_revoked", "replaced_by": replaced_by.id})
+            replaced_by = predecessor
     return api_key
+
+
+def _revoke(principal, api_key, now, metadata=None):
+    if api_key.revoked_at is None:  # revoking twice is a no-op, and audited once
+        api_key.revoked_at = now
+        api_key.save(update_fields=["revoked_at", "updated_at"])
+        _audit("api_key.revoked", principal, api_key.organization, api_key.livemode, api_key, metadata)
 
 
 def roll_api_key(*, principal, api_key, expires_in):
@@ -83,9 +97,9 @@ def create_organization(*, name, owner_email):
             password = secrets.token_urlsafe(18)
             user = User.objects.create_user(email=owner_email, password=password)
         owner = Member.objects.create(organization=organization, user=user, role=scope_registry.ADMIN)
-        for livemode in (True, False):
-            _audit("organization.created", None, organization, livemode, organization, {"name": name})
-            _audit("member.created", None, organization, livemode, owner, {"role": owner.role})
+        # Organization-wide events: recorded once, and listed in both modes (audit.actions).
+        _audit("organization.created", None, organization, None, organization, {"name": name})
+        _audit("member.created", None, organization, None, owner, {"role": owner.role})
         admin_scopes = sorted(scope_registry.ROLES_BY_ID[scope_registry.ADMIN].scopes)
         _, live_key = create_api_key(member=owner, livemode=True, name="Default live key", scopes=admin_scopes)
         _, test_key = create_api_key(member=owner, livemode=False, name="Default test key", scopes=admin_scopes)
@@ -98,7 +112,7 @@ def create_service_member(*, principal, name, granted_scopes):
             organization=principal.organization, user=None, name=name,
             role=scope_registry.SERVICE, granted_scopes=sorted(set(granted_scopes)),
         )
-        _audit("member.created", principal, principal.organization, principal.livemode, member,
+        _audit("member.created", principal, principal.organization, None, member,
                {"role": member.role, "granted_scopes": member.granted_scopes})
     return member
 
@@ -126,7 +140,7 @@ def update_member(*, principal, member, role=None, name=None, granted_scopes=Non
             previous = member.role
             member.role = role
             member.save(update_fields=["role"])
-            _audit("member.role_changed", principal, member.organization, principal.livemode, member,
+            _audit("member.role_changed", principal, member.organization, None, member,
                    {"from": previous, "to": role})
         changed = {}
         if name is not None and name != member.name:
@@ -135,7 +149,7 @@ def update_member(*, principal, member, role=None, name=None, granted_scopes=Non
             changed["granted_scopes"] = member.granted_scopes = sorted(set(granted_scopes))
         if changed:
             member.save(update_fields=list(changed))
-            _audit("member.updated", principal, member.organization, principal.livemode, member, changed)
+            _audit("member.updated", principal, member.organization, None, member, changed)
     return member
 
 
@@ -146,7 +160,7 @@ def remove_member(*, principal, member):
         _lock_organization(member.organization)
         if _is_last_admin(member):
             raise Conflict("An organization must keep at least one Admin.")
-        _audit("member.removed", principal, member.organization, principal.livemode, member,
+        _audit("member.removed", principal, member.organization, None, member,
                {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True))})
         member.delete()
 

@@ -10,7 +10,7 @@ from accounts import invitations, jwt, services
 from accounts.api import QueryParametersMixin, StrictSerializer, TenantCRUDViewSet, TenantViewSet
 from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
-from accounts.permissions import ANY_PRINCIPAL, every_method
+from accounts.permissions import ANY_PRINCIPAL, WRITE_METHODS, every_method
 from accounts.throttling import SignInAddressThrottle, SignInDoor
 from accounts.serializers import (
     APIKeySerializer,
@@ -42,6 +42,9 @@ class MemberViewSet(TenantCRUDViewSet):
     model = Member
     serializer_class = MemberSerializer
     scope_map = every_method("org:admin")
+    # Members have no mode: a person or Service member added, changed or removed here acts in live mode
+    # too. Test-mode credentials may read the list (to make test keys for a member), not change it.
+    organization_wide = WRITE_METHODS
 
     def scope_queryset(self, queryset):
         return queryset.select_related("user")
@@ -78,6 +81,7 @@ class InvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMod
     serializer_class = InvitationSerializer
     scope_map = every_method("org:admin")
     query_parameters = {"list": [OpenApiParameter("status", str, enum=["pending"], description="Only pending invitations.")]}
+    organization_wide = WRITE_METHODS  # an invitation makes a member, who acts in live mode too
 
     def scope_queryset(self, queryset):
         status_filter = self.request.query_params.get("status")

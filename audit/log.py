@@ -4,7 +4,7 @@ import re
 
 from django.db import connection
 
-from audit.actions import ACTIONS
+from audit.actions import ACTIONS, ORGANIZATION_WIDE
 from audit.models import AuditEvent
 from config.context import current_request_context
 
@@ -14,14 +14,20 @@ def type_name(instance) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", type(instance).__name__).lower()
 
 
-def record(action, *, organization, livemode, principal=None, target=None, metadata=None):
+def record(action, *, organization, livemode=None, principal=None, target=None, metadata=None):
     """Write one audit event. Must run inside the transaction of the change it records, so that
     either both are saved or neither is.
 
+    ``livemode`` is the mode the action happened in; an organization-wide action (audit.actions) has
+    none and is always recorded in live mode (and listed to readers of both modes), whatever is passed.
     ``principal`` is who acted (an API credential's, or a browser session's: see
     accounts.principal.session_principal), None for the system. ``target`` is a model instance or None."""
     if action not in ACTIONS:
         raise ValueError(f"Unregistered audit action {action!r}.")
+    if action in ORGANIZATION_WIDE:
+        livemode = True
+    elif livemode is None:
+        raise ValueError(f"Audit action {action!r} happens in a mode: pass livemode.")
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must run inside the transaction of the change it records.")
     context = current_request_context()

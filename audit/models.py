@@ -1,10 +1,19 @@
 from django.db import models
+from django.db.models import Q
 
 from accounts.ids import PublicIdField
 from accounts.tenancy import TenantQuerySet
 
 
 class AppendOnlyQuerySet(TenantQuerySet):
+    def for_principal(self, principal):
+        """The events of the principal's mode, and the organization-wide ones (members, roles,
+        invitations, sign-ins: audit.actions), which have no mode and are listed in both."""
+        from audit.actions import ORGANIZATION_WIDE
+
+        return self.filter(Q(livemode=principal.livemode) | Q(action__in=sorted(ORGANIZATION_WIDE)),
+                           organization_id=principal.organization_id)
+
     def update(self, **kwargs):
         raise TypeError("Audit events are append-only.")
 

@@ -10,7 +10,8 @@ from audit.serializers import AuditEventSerializer
 
 
 class AuditEventViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    """The organization's audit log in the caller's mode, newest first. ``?action=`` filters by action."""
+    """The organization's audit log, newest first: the events of the caller's mode and the organization-wide
+    ones (members, roles, invitations, sign-ins), which have no mode. ``?action=`` filters by action."""
 
     model = AuditEvent
     serializer_class = AuditEventSerializer

@@ -228,6 +228,9 @@ REST_FRAMEWORK = {
         "credential": os.environ.get("OPENPAAS_RATE_PER_CREDENTIAL", "100/s"),
         "organization": os.environ.get("OPENPAAS_RATE_PER_ORGANIZATION", "300/s"),
         "sign_in": os.environ.get("OPENPAAS_RATE_SIGN_IN", "30/m"),
+        # Refusals (failed authentication, denied requests): accounts.gate.refuse.
+        "refused_address": os.environ.get("OPENPAAS_RATE_REFUSED_PER_ADDRESS", "60/m"),
+        "refused_credential": os.environ.get("OPENPAAS_RATE_REFUSED_PER_CREDENTIAL", "20/m"),
     },
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

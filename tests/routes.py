@@ -13,6 +13,7 @@ class Route:
     takes_id: bool
     methods: tuple
     model: type | None  # the tenant model a TenantViewSet serves
+    view_class: type = None
 
     @property
     def mode_scoped(self):
@@ -40,7 +41,7 @@ def api_routes():
         view_class = getattr(callback, "cls", None) or callback.view_class
         handlers = getattr(callback, "actions", None) or {m: m for m in view_class.http_method_names if hasattr(view_class, m)}
         methods = tuple(sorted(m.upper() for m in handlers if m in view_class.http_method_names and m != "options"))
-        routes.append(Route(pattern.name, "(?P<id>" in path, methods, getattr(view_class, "model", None)))
+        routes.append(Route(pattern.name, "(?P<id>" in path, methods, getattr(view_class, "model", None), view_class))
     return routes
 
 

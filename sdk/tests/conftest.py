@@ -51,6 +51,14 @@ def client(platform: Platform) -> Iterator[OpenPaaSClient]:
 
 
 @pytest.fixture
+def live_client(platform: Platform) -> Iterator[OpenPaaSClient]:
+    """The owner's live-mode key: members and roles belong to the organization, and test-mode keys may
+    read them but not change them (403 livemode_required)."""
+    with OpenPaaSClient(api_key=platform.live_key, base_url=platform.base_url) as sdk:
+        yield sdk
+
+
+@pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The delays the SDK would have slept between retries; nothing actually sleeps."""
     recorded: list[float] = []

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from openpaas_sdk import AuthenticationError, NotFoundError, OpenPaaSClient, webhooks
+from openpaas_sdk import AuthenticationError, NotFoundError, OpenPaaSClient, PermissionDeniedError, webhooks
 from servers import Platform
 
 
@@ -138,13 +138,17 @@ def test_api_keys_create_list_retrieve_roll_revoke(client: OpenPaaSClient, platf
     assert client.api_keys.retrieve(rolled["id"])["status"] == "revoked"
 
 
-def test_members_service_member_lifecycle(client: OpenPaaSClient, platform: Platform) -> None:
-    member = client.members.create(role="service", name=unique("etl bot"), scopes=["data:read"])
+def test_members_service_member_lifecycle(client: OpenPaaSClient, live_client: OpenPaaSClient,
+                                          platform: Platform) -> None:
+    member = live_client.members.create(role="service", name=unique("etl bot"), scopes=["data:read"])
     assert member["role"] == "service" and member["scopes"] == ["data:read"]
-    assert client.members.update(member["id"], scopes=["data:read", "data:write"])["scopes"] == ["data:read", "data:write"]
-    key = client.api_keys.create(name="bot key", member=member["id"], scopes=["data:read"])
-    assert any(m["id"] == member["id"] for m in client.members.list())
-    client.members.delete(member["id"])  # takes the member's keys with it
+    assert live_client.members.update(member["id"], scopes=["data:read", "data:write"])["scopes"] == ["data:read", "data:write"]
+    key = client.api_keys.create(name="bot key", member=member["id"], scopes=["data:read"])  # a test-mode key
+    assert any(m["id"] == member["id"] for m in client.members.list())  # test mode may read members
+    with pytest.raises(PermissionDeniedError) as caught:
+        client.members.delete(member["id"])
+    assert caught.value.code == "livemode_required"
+    live_client.members.delete(member["id"])  # takes the member's keys with it
     with OpenPaaSClient(api_key=key["secret"], base_url=platform.base_url) as bot:
         with pytest.raises(AuthenticationError):
             bot.me()

@@ -111,6 +111,21 @@ def test_revoking_works_at_once_and_is_audited(tenant):
     assert "revoked" in browser.get("/account/security").content.decode()
 
 
+def test_revoking_a_rolled_key_on_the_account_page_ends_the_key_it_replaced(tenant):
+    developer = person(tenant, "developer")
+    browser = browser_for(developer.user)
+    sudo(browser)
+    old_secret = _secret(_create_key(browser))
+    old = APIKey.objects.get(member=developer)
+    new_secret = _secret(browser.post(f"/account/security/keys/{old.id}/roll"))
+    new = APIKey.objects.get(member=developer, rolled_to__isnull=True)
+    assert api_client(old_secret).get("/api/v1/connectors").status_code == 200  # in its grace period
+    browser.post(f"/account/security/keys/{new.id}/revoke")
+    assert api_client(new_secret).get("/api/v1/connectors").status_code == 401
+    assert api_client(old_secret).get("/api/v1/connectors").status_code == 401
+    assert set(AuditEvent.objects.filter(action="api_key.revoked").values_list("target_id", flat=True)) == {old.id, new.id}
+
+
 def test_another_members_key_cannot_be_rolled_or_revoked(tenant, other_tenant):
     developer = person(tenant, "developer")
     tenant.key("viewer")  # a colleague's

@@ -167,7 +167,7 @@ def test_effective_scopes_are_the_keys_scopes_within_the_holders_current_role(te
 
 
 def test_demoting_a_member_narrows_every_key_they_hold_on_the_next_request(tenant):
-    admin_key = tenant.client("admin")
+    admin_key = tenant.client("admin", livemode=True)
     developer = tenant.member("developer")
     keys_of_developer = [tenant.client("developer") for _ in range(2)]
     for client in keys_of_developer:
@@ -294,6 +294,34 @@ def test_rolling_issues_a_new_key_and_keeps_the_old_one_for_the_grace_period(ten
     assert api_client(old["secret"]).get("/api/v1/datasets").status_code == 401
     assert api_client(new["secret"]).get("/api/v1/datasets").status_code == 200
     assert AuditEvent.objects.filter(action="api_key.rolled", target_id=old["id"]).exists()
+
+
+def _roll_chain(admin, length):
+    """A key rolled ``length - 1`` times, each with a day of grace: every key of it still works."""
+    keys = [admin.post("/api/v1/api-keys", {"name": "Worker", "scopes": ["data:read"]}, format="json").json()]
+    for _ in range(length - 1):
+        keys.append(admin.post(f"/api/v1/api-keys/{keys[-1]['id']}/roll", {"expires_in": 86400}, format="json").json())
+    assert all(api_client(key["secret"]).get("/api/v1/datasets").status_code == 200 for key in keys)
+    return keys
+
+
+@pytest.mark.parametrize("revoked", [2, 1, 0])
+def test_revoking_a_key_revokes_every_key_it_replaced_but_not_its_replacement(tenant, revoked):
+    admin = tenant.client("admin")
+    chain = _roll_chain(admin, 3)
+    assert admin.delete(f"/api/v1/api-keys/{chain[revoked]['id']}").status_code == 204
+    for position, key in enumerate(chain):
+        expected = 401 if position <= revoked else 200
+        assert api_client(key["secret"]).get("/api/v1/datasets").status_code == expected, position
+    events = AuditEvent.objects.filter(action="api_key.revoked")
+    assert sorted(events.values_list("target_id", flat=True)) == sorted(k["id"] for k in chain[:revoked + 1])
+    assert len({event.request_id for event in events}) == 1  # one request, one transaction
+    for event in events.exclude(target_id=chain[revoked]["id"]):
+        assert event.metadata["reason"] == "replacement_revoked"
+    # Revoking again, or revoking a replaced key already revoked, writes nothing more.
+    admin.delete(f"/api/v1/api-keys/{chain[revoked]['id']}")
+    admin.delete(f"/api/v1/api-keys/{chain[0]['id']}")
+    assert AuditEvent.objects.filter(action="api_key.revoked").count() == revoked + 1
 
 
 def test_rolling_defaults_to_24_hours_and_zero_means_now(tenant):

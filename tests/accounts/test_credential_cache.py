@@ -61,7 +61,7 @@ def test_demotion_narrows_a_cached_key_on_the_next_request(tenant):
     developer = warm(tenant.client("developer"), "/api/v1/connectors")
     assert developer.post("/api/v1/connectors", {"name": "a", "type": "csv"}, format="json").status_code == 201
     member = tenant.member("developer")
-    assert tenant.client("admin").patch(f"/api/v1/members/{member.id}", {"role": "viewer"}, format="json").status_code == 200
+    assert tenant.client("admin", livemode=True).patch(f"/api/v1/members/{member.id}", {"role": "viewer"}, format="json").status_code == 200
     response = developer.post("/api/v1/connectors", {"name": "b", "type": "csv"}, format="json")
     assert response.status_code == 403 and response.json()["error"]["required_scope"] == "connectors:write"
 
@@ -69,7 +69,7 @@ def test_demotion_narrows_a_cached_key_on_the_next_request(tenant):
 def test_removal_and_deactivation_end_cached_keys_on_the_next_request(tenant):
     removed = warm(tenant.client("developer"))
     deactivated = warm(tenant.client("viewer"))
-    assert tenant.client("admin").delete(f"/api/v1/members/{tenant.member('developer').id}").status_code == 204
+    assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{tenant.member('developer').id}").status_code == 204
     assert removed.get("/api/v1/me").status_code == 401
     person = tenant.member("viewer").user
     person.is_active = False
@@ -86,7 +86,7 @@ def test_a_cached_key_stops_at_its_expiry(tenant, monkeypatch):
 
 def test_a_change_in_another_organization_leaves_this_ones_cache_warm(tenant, other_tenant):
     client = warm(tenant.client("viewer"))
-    other_tenant.client("admin").patch(f"/api/v1/members/{other_tenant.member('developer').id}", {"role": "viewer"}, format="json")
+    other_tenant.client("admin", livemode=True).patch(f"/api/v1/members/{other_tenant.member('developer').id}", {"role": "viewer"}, format="json")
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/v1/me").status_code == 200
     assert len(queries) == 0

@@ -24,7 +24,7 @@ def outbox(settings, django_capture_on_commit_callbacks):
 
 def invite(tenant, outbox, email="new.person@example.com", role="developer"):
     with outbox(execute=True):
-        response = tenant.client("admin").post("/api/v1/members", {"email": email, "role": role}, format="json")
+        response = tenant.client("admin", livemode=True).post("/api/v1/members", {"email": email, "role": role}, format="json")
     assert response.status_code == 201, response.content
     link = re.search(r"http://\S+/invitations/\S+", mail.outbox[-1].body).group(0)
     return response.json(), urlparse(link).path
@@ -72,7 +72,7 @@ def test_someone_with_an_account_signs_in_as_the_invited_email_to_join(tenant, o
 
 def test_admins_list_resend_and_cancel_invitations(tenant, outbox):
     body, first_link = invite(tenant, outbox)
-    admin = tenant.client("admin")
+    admin = tenant.client("admin", livemode=True)
     assert [i["id"] for i in admin.get("/api/v1/invitations?status=pending").json()["data"]] == [body["id"]]
     with outbox(execute=True):
         resent = admin.post(f"/api/v1/invitations/{body['id']}/resend")
@@ -89,7 +89,7 @@ def test_an_expired_invitation_cannot_be_accepted(tenant, outbox):
     body, link = invite(tenant, outbox)
     Invitation.objects.filter(pk=body["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert Client().get(link).status_code == 404
-    assert tenant.client("admin").get(f"/api/v1/invitations/{body['id']}").json()["status"] == "expired"
+    assert tenant.client("admin", livemode=True).get(f"/api/v1/invitations/{body['id']}").json()["status"] == "expired"
 
 
 @pytest.mark.parametrize("body,field", [
@@ -98,13 +98,13 @@ def test_an_expired_invitation_cannot_be_accepted(tenant, outbox):
     ({"email": "x@example.com", "role": "owner"}, "role"),
 ])
 def test_invalid_invitations_are_refused(tenant, body, field):
-    response = tenant.client("admin").post("/api/v1/members", body, format="json")
+    response = tenant.client("admin", livemode=True).post("/api/v1/members", body, format="json")
     assert response.status_code == 400 and field in response.json()["error"]["details"]
 
 
 def test_inviting_a_member_or_a_pending_invitee_again_is_a_conflict(tenant, outbox):
     invite(tenant, outbox)
-    admin = tenant.client("admin")
+    admin = tenant.client("admin", livemode=True)
     again = admin.post("/api/v1/members", {"email": "new.person@example.com", "role": "viewer"}, format="json")
     member = admin.post("/api/v1/members", {"email": tenant.member("developer").user.email, "role": "viewer"}, format="json")
     assert again.status_code == 409 and member.status_code == 409
@@ -114,7 +114,7 @@ def test_resending_refuses_a_second_way_in_and_a_used_link_is_a_page_not_an_erro
     first, first_link = invite(tenant, outbox)
     Invitation.objects.filter(pk=first["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
     second, second_link = invite(tenant, outbox)  # the first expired: a new one is allowed
-    admin = tenant.client("admin")
+    admin = tenant.client("admin", livemode=True)
     beside = admin.post(f"/api/v1/invitations/{first['id']}/resend")
     assert beside.status_code == 409 and "pending invitation" in beside.json()["error"]["message"]
 

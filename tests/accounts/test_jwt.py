@@ -341,7 +341,7 @@ class TestChangesApplyOnTheNextRequest:
         developer = person(tenant, "developer")
         pair = obtain(developer)
         access = self.warm(pair["access"])
-        assert tenant.client("admin").delete(f"/api/v1/members/{developer.id}").status_code == 204
+        assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{developer.id}").status_code == 204
         api_error(me(access))
         api_error(post(REFRESH, {"refresh": pair["refresh"]}))
 
@@ -361,7 +361,7 @@ class TestChangesApplyOnTheNextRequest:
     def test_demotion_narrows_a_warm_token(self, tenant):
         developer = person(tenant, "developer")
         access = self.warm(obtain(developer)["access"])
-        tenant.client("admin").patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
+        tenant.client("admin", livemode=True).patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
         assert me(access).json()["scopes"] == ["connectors:read", "data:read"]
 
 
@@ -377,3 +377,43 @@ def test_failed_token_requests_are_audited_like_browser_sign_ins(tenant):
                    .values_list("metadata__step", flat=True))
     assert steps == ["password", "second_factor"]
     assert device.__class__.objects.get(pk=device.pk).last_t == -1, "no code was taken"
+
+
+# Claims of the wrong type or out of range, under a valid signature: a 401, never a 500
+
+
+def resigned(token, **changes):
+    """The token's claims with ``changes``, signed again with the real key (so only the claims are wrong)."""
+    jwt_settings = django_settings.SIMPLE_JWT
+    claims = {**claims_of(token), **changes}
+    return pyjwt.encode(claims, jwt_settings["SIGNING_KEY"], algorithm=jwt_settings["ALGORITHM"])
+
+
+BAD_NUMERIC_DATES = ["9999999999", "abc", "", 1e20, 10**30, -10**30, -1, 253402300800 * 10, float("inf"),
+                     float("nan"), None, [1], {"at": 1}, True, False]
+BAD_TYPED_CLAIMS = [("sid", ["x"]), ("sid", {"id": 1}), ("sid", 1), ("member", ["x"]), ("org", 1.5),
+                    ("livemode", "true"), ("livemode", 1), ("scope", ["connectors:read"]), ("jti", 7),
+                    ("token_type", ["access"])]
+BAD_CLAIMS = ([(claim, value) for claim in ("exp", "nbf", "iat") for value in BAD_NUMERIC_DATES]
+              + BAD_TYPED_CLAIMS)
+
+
+@pytest.mark.parametrize("claim,value", BAD_CLAIMS, ids=[f"{c}={v!r}" for c, v in BAD_CLAIMS])
+def test_a_signed_access_token_with_a_malformed_claim_is_a_401(tenant, claim, value):
+    response = me(resigned(tenant.jwt_token(), **{claim: value}))
+    assert response.status_code == 401, response.content
+    assert api_error(response)["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize("path", [REFRESH, REVOKE])
+@pytest.mark.parametrize("claim,value", BAD_CLAIMS, ids=[f"{c}={v!r}" for c, v in BAD_CLAIMS])
+def test_a_signed_refresh_token_with_a_malformed_claim_is_a_401(tenant, path, claim, value):
+    refresh = obtain(person(tenant, "developer"))["refresh"]
+    response = post(path, {"refresh": resigned(refresh, **{claim: value})})
+    assert response.status_code == 401, response.content
+    assert api_error(response)["code"] == "invalid_token"
+
+
+def test_a_resigned_token_with_its_claims_unchanged_still_works(tenant):
+    # The control for the two tables above: re-signing alone breaks nothing.
+    assert me(resigned(tenant.jwt_token())).status_code == 200

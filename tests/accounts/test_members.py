@@ -15,7 +15,7 @@ from tests.conftest import api_client
 def test_members_are_listed_with_role_and_effective_scopes(tenant):
     tenant.member("developer")
     tenant.member("service")
-    data = tenant.client("admin").get("/api/v1/members").json()["data"]
+    data = tenant.client("admin", livemode=True).get("/api/v1/members").json()["data"]
     by_role = {m["role"]: m for m in data}
     assert set(by_role) == {"admin", "developer", "service"}
     assert by_role["developer"]["email"] == tenant.member("developer").user.email
@@ -37,7 +37,7 @@ def test_a_person_can_hold_different_roles_in_different_organizations(tenant, ot
 
 def test_changing_a_role_is_audited_with_before_and_after(tenant):
     developer = tenant.member("developer")
-    response = tenant.client("admin").patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
+    response = tenant.client("admin", livemode=True).patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
     assert response.status_code == 200 and response.json()["role"] == "viewer"
     event = AuditEvent.objects.get(action="member.role_changed", target_id=developer.id)
     assert event.metadata == {"from": "developer", "to": "viewer"}
@@ -46,7 +46,7 @@ def test_changing_a_role_is_audited_with_before_and_after(tenant):
 
 def test_the_last_admin_can_be_neither_demoted_nor_removed(tenant):
     admin = tenant.member("admin")
-    client = tenant.client("admin")
+    client = tenant.client("admin", livemode=True)
     demote = client.patch(f"/api/v1/members/{admin.id}", {"role": "developer"}, format="json")
     assert demote.status_code == 409 and demote.json()["error"]["code"] == "conflict"
     assert client.delete(f"/api/v1/members/{admin.id}").status_code == 409
@@ -58,7 +58,7 @@ def test_the_last_admin_can_be_neither_demoted_nor_removed(tenant):
 @pytest.mark.django_db(transaction=True)  # the demotion must commit to reach a cached key
 def test_with_a_second_admin_the_first_can_step_down(tenant):
     second = tenant.member("developer")
-    client = tenant.client("admin")
+    client = tenant.client("admin", livemode=True)
     assert client.patch(f"/api/v1/members/{second.id}", {"role": "admin"}, format="json").status_code == 200
     first = tenant.member("admin")
     assert client.patch(f"/api/v1/members/{first.id}", {"role": "viewer"}, format="json").status_code == 200
@@ -70,7 +70,7 @@ def test_removing_a_member_ends_their_keys(tenant):
     developer = tenant.member("developer")
     their_key = tenant.client("developer")
     assert their_key.get("/api/v1/me").status_code == 200
-    assert tenant.client("admin").delete(f"/api/v1/members/{developer.id}").status_code == 204
+    assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{developer.id}").status_code == 204
     assert their_key.get("/api/v1/me").status_code == 401
     assert not APIKey.objects.filter(member_id=developer.id).exists()
     assert User.objects.filter(pk=developer.user_id).exists(), "the person keeps their account"
@@ -79,7 +79,7 @@ def test_removing_a_member_ends_their_keys(tenant):
 
 
 def test_service_members_are_created_with_granted_scopes_and_no_login(tenant):
-    client = tenant.client("admin")
+    client = tenant.client("admin", livemode=True)
     response = client.post("/api/v1/members", {"role": "service", "name": "ETL", "scopes": ["data:read", "data:write"]}, format="json")
     assert response.status_code == 201
     body = response.json()
@@ -94,7 +94,7 @@ def test_service_members_are_created_with_granted_scopes_and_no_login(tenant):
 
 
 def test_narrowing_a_service_members_grant_narrows_its_keys(tenant):
-    client = tenant.client("admin")
+    client = tenant.client("admin", livemode=True)
     member = client.post("/api/v1/members", {"role": "service", "name": "ETL", "scopes": ["data:write"]}, format="json").json()
     key = client.post("/api/v1/api-keys", {"name": "etl", "member": member["id"], "scopes": ["data:write"]}, format="json").json()
     service = api_client(key["secret"])
@@ -114,7 +114,7 @@ def test_narrowing_a_service_members_grant_narrows_its_keys(tenant):
     ({"role": "owner", "name": "x"}, "role"),
 ])
 def test_invalid_member_creation_is_refused_with_the_field_named(tenant, body, field):
-    response = tenant.client("admin").post("/api/v1/members", body, format="json")
+    response = tenant.client("admin", livemode=True).post("/api/v1/members", body, format="json")
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]
     assert Member.objects.filter(organization=tenant.org).count() == 1
@@ -131,7 +131,7 @@ def test_invalid_member_creation_is_refused_with_the_field_named(tenant, body, f
 def test_invalid_member_changes_are_refused_and_change_nothing(tenant, role, body, field):
     member = tenant.member(role)
     before = Member.objects.filter(pk=member.pk).values().get()
-    response = tenant.client("admin").patch(f"/api/v1/members/{member.id}", body, format="json")
+    response = tenant.client("admin", livemode=True).patch(f"/api/v1/members/{member.id}", body, format="json")
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]
     assert Member.objects.filter(pk=member.pk).values().get() == before
@@ -157,7 +157,11 @@ def test_create_org_prints_one_json_object_with_working_credentials():
     for key, mode in ((result["live_key"], True), (result["test_key"], False)):
         me = api_client(key).get("/api/v1/me").json()
         assert (me["organization"]["id"], me["role"], me["livemode"]) == (result["organization"], "admin", mode)
-    assert AuditEvent.objects.filter(organization_id=result["organization"], action="organization.created").count() == 2
+    # Organization-wide: recorded once, and listed to the keys of both modes.
+    assert AuditEvent.objects.filter(organization_id=result["organization"], action="organization.created").count() == 1
+    for key in (result["live_key"], result["test_key"]):
+        listed = api_client(key).get("/api/v1/audit-events?action=organization.created").json()["data"]
+        assert len(listed) == 1
 
 
 @pytest.mark.django_db

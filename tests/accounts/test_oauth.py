@@ -416,7 +416,7 @@ def test_a_removed_member_can_no_longer_use_or_refresh_their_token(tenant):
     application, secret = make_application(tenant)
     token = code_flow(browser_for(developer.user), application, secret)
     assert me(token["access_token"]).status_code == 200
-    assert tenant.client("admin").delete(f"/api/v1/members/{developer.id}").status_code == 204
+    assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{developer.id}").status_code == 204
     api_error(me(token["access_token"]))
     assert refresh(application, secret, token["refresh_token"]).json()["error"] == "invalid_grant"
 

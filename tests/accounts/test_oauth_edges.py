@@ -307,7 +307,7 @@ def test_a_removed_members_tokens_stay_dead_when_they_come_back(tenant, removal)
     viewers_token = code_flow(browser_for(person(tenant, "viewer").user), application, secret)
 
     if removal == "api":
-        assert tenant.client("admin").delete(f"/api/v1/members/{developer.id}").status_code == 204
+        assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{developer.id}").status_code == 204
     else:  # the admin console and access reviews delete the row themselves
         Member.objects.get(pk=developer.pk).delete()
     assert not AccessToken.objects.filter(user=developer.user).exists()

@@ -11,6 +11,7 @@ from django.core import mail
 from django.test import RequestFactory
 from django.utils import timezone
 
+from accounts import services
 from accounts.account_pages import SUDO_AT
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from audit.models import AuditEvent
@@ -282,6 +283,18 @@ def test_revoking_a_key_in_the_console_is_audited_and_takes_effect(org_admin, te
     assert by_console(AuditEvent.objects.get(action="api_key.revoked", target_id=api_key.id), org_admin.member)
     assert api_client(secret).get("/api/v1/me").status_code == 401
     assert revoke not in html(org_admin.get(admin_url(api_key, "change")))
+
+
+def test_revoking_a_rolled_key_in_the_console_ends_the_key_it_replaced(org_admin, tenant):
+    old_secret = tenant.key("developer")
+    old = APIKey.objects.get(member=tenant.member("developer"))
+    new, new_secret = services.roll_api_key(principal=None, api_key=old, expires_in=86400)
+    assert api_client(old_secret).get("/api/v1/me").status_code == 200  # in its grace period
+    assert org_admin.post(admin_url(new, "revoke")).status_code == 302
+    assert api_client(new_secret).get("/api/v1/me").status_code == 401
+    assert api_client(old_secret).get("/api/v1/me").status_code == 401
+    for key in (old, new):
+        assert by_console(AuditEvent.objects.get(action="api_key.revoked", target_id=key.id), org_admin.member)
 
 
 def test_keys_are_revoked_in_bulk_from_the_list(org_admin, tenant):

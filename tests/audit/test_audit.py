@@ -76,7 +76,7 @@ def test_a_failure_after_the_audit_event_leaves_neither(tenant, monkeypatch):
 
 def test_a_role_change_whose_audit_fails_does_not_happen(tenant, monkeypatch):
     developer = tenant.member("developer")
-    client = tenant.client("admin")
+    client = tenant.client("admin", livemode=True)
     client.raise_request_exception = False
     monkeypatch.setattr(AuditEvent.objects, "create", lambda **kw: (_ for _ in ()).throw(RuntimeError("down")))
     assert client.patch(f"/api/v1/members/{developer.id}", {"role": "admin"}, format="json").status_code == 500
@@ -127,7 +127,8 @@ def test_a_denied_request_is_audited_with_actor_and_scope(tenant):
     assert response.status_code == 403
     event = AuditEvent.objects.get(action="access.denied")
     assert (event.organization_id, event.actor_id) == (tenant.org.id, tenant.member("viewer").id)
-    assert event.metadata == {"method": "POST", "path": "/api/v1/connectors", "required_scope": "connectors:write"}
+    assert event.metadata == {"method": "POST", "path": "/api/v1/connectors", "required_scope": "connectors:write",
+                              "reason": "missing_scope", "count": 1}
     assert event.request_id == response["X-Request-ID"]
 
 

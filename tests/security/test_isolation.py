@@ -7,6 +7,7 @@ unchanged. Lists never show B's rows. The same holds between a test key and live
 
 import pytest
 
+from accounts.permissions import is_organization_wide
 from tests.conftest import CREDENTIAL_KINDS
 from tests.factories import FACTORIES, snapshot, valid_body
 from tests.routes import ROUTES
@@ -35,8 +36,10 @@ def not_found_body(response):
 def test_another_organizations_object_is_404_and_unchanged(tenant, other_tenant, route_name, method, kind):
     victim = FACTORIES[basename(route_name)](other_tenant)
     before = snapshot(victim)
-    response = attack(tenant.client("admin", kind=kind), route_name, method, victim, tenant)
-    never_existed = tenant.client("admin").generic(method, ROUTES[route_name].url(victim.pk[:-1] + "0"))
+    # Organization-wide changes refuse test-mode credentials before any lookup: attack with a live one.
+    livemode = is_organization_wide(ROUTES[route_name].view_class, method)
+    response = attack(tenant.client("admin", livemode=livemode, kind=kind), route_name, method, victim, tenant)
+    never_existed = tenant.client("admin", livemode=livemode).generic(method, ROUTES[route_name].url(victim.pk[:-1] + "0"))
     assert not_found_body(response) == not_found_body(never_existed)
     assert snapshot(victim) == before
 

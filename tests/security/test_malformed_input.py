@@ -48,6 +48,12 @@ def basename(route_name):
     return route_name.rsplit("-", 1)[0]
 
 
+def admin_for(tenant, route_name):
+    """An Admin's client for the route: live-mode where the route makes organization-wide changes, which
+    test-mode credentials may not (tests/security/test_livemode.py); test mode elsewhere."""
+    return tenant.client("admin", livemode=bool(getattr(ROUTES[route_name].view_class, "organization_wide", ())))
+
+
 def route_target(tenant, route_name):
     """The route's URL, and the object it addresses (None for collection routes)."""
     route = ROUTES[route_name]
@@ -148,7 +154,7 @@ UNPARSEABLE = {
 @pytest.mark.parametrize("route_name,method", BODY_ROUTES)
 def test_a_body_that_is_not_storable_json_is_a_400_parse_error(tenant, route_name, method, case):
     url, _ = route_target(tenant, route_name)
-    assert_parse_error(send(tenant.client("admin"), method, url, UNPARSEABLE[case]))
+    assert_parse_error(send(admin_for(tenant, route_name), method, url, UNPARSEABLE[case]))
 
 
 def test_a_string_with_a_lone_surrogate_is_refused_but_a_real_astral_character_is_kept(tenant):
@@ -180,7 +186,7 @@ NOT_AN_OBJECT = {"list": "[]", "list of an object": '[{"name": "x"}]', "string":
 def test_json_that_is_not_an_object_is_a_400(tenant, route_name, method, case):
     url, obj = route_target(tenant, route_name)
     before = snapshot(obj) if obj is not None else None
-    error = assert_invalid(send(tenant.client("admin"), method, url, NOT_AN_OBJECT[case]))
+    error = assert_invalid(send(admin_for(tenant, route_name), method, url, NOT_AN_OBJECT[case]))
     assert list(error["details"]) == ["non_field_errors"]
     if obj is not None:
         assert snapshot(obj) == before
@@ -201,7 +207,7 @@ def body_cases(tenant, route_name, method):
 @pytest.mark.parametrize("route_name,method", BODY_ROUTES)
 def test_a_field_of_the_wrong_type_is_a_400_naming_it(tenant, route_name, method, wrong):
     url, obj = route_target(tenant, route_name)
-    client = tenant.client("admin")
+    client = admin_for(tenant, route_name)
     body, fields = body_cases(tenant, route_name, method)
     for field in fields:
         before = snapshot(obj) if obj is not None else None
@@ -215,7 +221,7 @@ def test_an_unknown_field_is_a_400_naming_it(tenant, route_name, method):
     url, obj = route_target(tenant, route_name)
     body, _ = body_cases(tenant, route_name, method)
     before = snapshot(obj) if obj is not None else None
-    error = assert_invalid(send_json(tenant.client("admin"), method, url, {**body, "colour": "red", "Name": "x"}),
+    error = assert_invalid(send_json(admin_for(tenant, route_name), method, url, {**body, "colour": "red", "Name": "x"}),
                            "colour", "Name")
     assert error["details"]["colour"] == ["Unknown field."]
     if obj is not None:
@@ -225,7 +231,7 @@ def test_an_unknown_field_is_a_400_naming_it(tenant, route_name, method):
 @pytest.mark.parametrize("route_name,method", BODY_ROUTES)
 def test_a_100k_character_string_is_a_400_naming_the_field_and_is_not_echoed(tenant, route_name, method):
     url, obj = route_target(tenant, route_name)
-    client = tenant.client("admin")
+    client = admin_for(tenant, route_name)
     body, fields = body_cases(tenant, route_name, method)
     before = snapshot(obj) if obj is not None else None
     for field in fields:
@@ -240,7 +246,7 @@ def test_a_100k_character_string_is_a_400_naming_the_field_and_is_not_echoed(ten
 def test_a_100k_character_unknown_field_name_is_a_400(tenant, route_name, method):
     url, _ = route_target(tenant, route_name)
     body, _ = body_cases(tenant, route_name, method)
-    assert_invalid(send_json(tenant.client("admin"), method, url, {**body, HUGE: 1}))
+    assert_invalid(send_json(admin_for(tenant, route_name), method, url, {**body, HUGE: 1}))
 
 
 NESTED_WRONG = [
@@ -276,7 +282,7 @@ NESTED_WRONG = [
                          ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(NESTED_WRONG)])
 def test_wrong_values_inside_a_body_are_a_400_naming_the_field(tenant, route_name, body, field):
     url, _ = route_target(tenant, route_name)
-    response = send_json(tenant.client("admin"), "POST", url, body)
+    response = send_json(admin_for(tenant, route_name), "POST", url, body)
     assert_invalid(response, field)
     assert len(response.content) < 10_000
 
@@ -330,7 +336,7 @@ def test_a_body_that_is_not_utf8_json_is_a_415(tenant, route_name, method, case)
     url, obj = route_target(tenant, route_name)
     content_type, body = WRONG_CONTENT_TYPES[case]
     before = snapshot(obj) if obj is not None else None
-    assert_error(send(tenant.client("admin"), method, url, body, content_type=content_type), 415,
+    assert_error(send(admin_for(tenant, route_name), method, url, body, content_type=content_type), 415,
                  "unsupported_media_type")
     if obj is not None:
         assert snapshot(obj) == before
@@ -400,7 +406,7 @@ def forbidden_fields(route_name, other_tenant):
 @pytest.mark.parametrize("route_name", PATCH_ROUTES)
 def test_patch_refuses_fields_a_client_may_not_set_and_changes_nothing(tenant, other_tenant, route_name):
     url, obj = route_target(tenant, route_name)
-    client = tenant.client("admin")
+    client = admin_for(tenant, route_name)
     body = valid_body(route_name, "PATCH", tenant)
     before = snapshot(obj)
     audit_count = AuditEvent.objects.count()
@@ -415,7 +421,7 @@ def test_patch_refuses_fields_a_client_may_not_set_and_changes_nothing(tenant, o
 @pytest.mark.parametrize("route_name", CREATE_ROUTES)
 def test_create_refuses_fields_a_client_may_not_set_and_creates_nothing(tenant, other_tenant, route_name):
     url, _ = route_target(tenant, route_name)
-    client = tenant.client("admin")
+    client = admin_for(tenant, route_name)
     model = MODELS[basename(route_name)]
     for field, value in forbidden_fields(route_name, other_tenant).items():
         body = valid_body(route_name, "POST", tenant)  # may create a connector (workflows): count after
@@ -434,7 +440,7 @@ def test_a_test_mode_key_cannot_create_a_live_key(tenant):
 
 def test_a_member_cannot_be_given_another_organization_or_a_person_s_role(tenant, other_tenant):
     member = FACTORIES["member"](tenant)
-    client = tenant.client("admin")
+    client = tenant.client("admin", livemode=True)
     before = snapshot(member)
     url = f"/api/v1/members/{member.pk}"
     assert_invalid(send_json(client, "PATCH", url, {"organization": other_tenant.org.pk}), "organization")
@@ -656,7 +662,7 @@ JUNK_IDS = {
 @pytest.mark.parametrize("route_name", ID_ROUTES)
 def test_a_junk_id_in_the_url_is_a_404(tenant, route_name, case):
     url = ROUTES[route_name].url("PLACEHOLDER").replace("PLACEHOLDER", JUNK_IDS[case])
-    client = tenant.client("admin")
+    client = admin_for(tenant, route_name)
     for method in ROUTES[route_name].methods:
         response = send(client, method, url, b"{}" if method in ("POST", "PATCH") else b"")
         assert_error(response, 404, "resource_missing")

@@ -1,18 +1,20 @@
-"""Role x route x method -> status, for every route of the v1 API.
+"""Role x mode x route x method -> status, for every route of the v1 API.
 
 A route or method that exists in the URL conf but not in this table fails the suite, so a new endpoint
-must say who may call it. The Service member here holds connectors:read and data:read.
+must say who may call it. The Service member here holds connectors:read and data:read. Every row runs
+in both modes, with the credential and the objects it reaches in that mode.
 """
 
 import pytest
 
+from accounts.permissions import is_organization_wide
 from tests.conftest import CREDENTIAL_KINDS
 from tests.factories import FACTORIES, valid_body
 from tests.routes import ROUTES
 
 ROLES = ("admin", "developer", "viewer", "service")
 
-# (route, method): (admin, developer, viewer, service); 403 rows name the scope the caller lacks.
+# (route, method): (admin, developer, viewer, service) in live mode; 403 rows name the scope the caller lacks.
 TABLE = {
     ("me", "GET"): (200, 200, 200, 200),
     ("schema", "GET"): (200, 200, 200, 200),
@@ -62,6 +64,18 @@ TABLE = {
     ("invitation-resend", "POST"): (200, 403, 403, 403),
 }
 
+# Organization-wide changes (members, roles, invitations, Service members) reach live mode: in test mode,
+# a credential that holds the scope gets 403 livemode_required; otherwise test mode answers as live mode.
+# Reads stay open to test-mode credentials.
+LIVEMODE_REQUIRED = {
+    ("member-list", "POST"),
+    ("member-detail", "PATCH"),
+    ("member-detail", "DELETE"),
+    ("invitation-detail", "DELETE"),
+    ("invitation-resend", "POST"),
+}
+MODES = {"live": True, "test": False}
+
 # Routes anyone may call: they hand out credentials, so they take none (and answer 400 to an empty body).
 PUBLIC = {
     ("auth-token", "POST"): 400,
@@ -82,9 +96,17 @@ SCOPE = {
     "invitation": ("org:admin", "org:admin"),
 }
 
-# Every row runs with each kind of credential; a Service member has no password, so no JWT.
-CASES = [(route, method, role, kind, statuses[i])
-         for (route, method), statuses in TABLE.items() for i, role in enumerate(ROLES)
+
+
+def expected(route, method, mode, live_status):
+    if mode == "test" and (route, method) in LIVEMODE_REQUIRED and live_status < 400:
+        return 403
+    return live_status
+
+
+# Every row runs in each mode with each kind of credential; a Service member has no password, so no JWT.
+CASES = [(route, method, mode, role, kind, expected(route, method, mode, statuses[i]))
+         for (route, method), statuses in TABLE.items() for mode in MODES for i, role in enumerate(ROLES)
          for kind in CREDENTIAL_KINDS if not (kind == "jwt" and role == "service")]
 
 
@@ -101,24 +123,35 @@ def test_public_routes_answer_without_credentials(anon, route_name, method):
     assert response.status_code == PUBLIC[(route_name, method)]
 
 
-def call(client, route_name, method, tenant):
+def test_the_views_declare_the_organization_wide_methods_of_the_table():
+    declared = {(route.name, method) for route in ROUTES.values() for method in route.methods
+                if route.view_class is not None and is_organization_wide(route.view_class, method)}
+    assert declared == LIVEMODE_REQUIRED
+
+
+def call(client, route_name, method, tenant, livemode=False):
     route = ROUTES[route_name]
     object_id = None
     if route.takes_id:
-        object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant).pk
-    body = valid_body(route_name, method, tenant)
+        object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant, livemode).pk
+    body = valid_body(route_name, method, tenant, livemode)
     return getattr(client, method.lower())(route.url(object_id), body, format="json")
 
 
-@pytest.mark.parametrize("route_name,method,role,kind,expected", CASES,
-                         ids=[f"{r}-{m}-{role}-{kind}" for r, m, role, kind, _ in CASES])
-def test_role_route_method(tenant, route_name, method, role, kind, expected):
-    response = call(tenant.client(role, kind=kind), route_name, method, tenant)
+@pytest.mark.parametrize("route_name,method,mode,role,kind,expected", CASES,
+                         ids=[f"{r}-{m}-{mode}-{role}-{kind}" for r, m, mode, role, kind, _ in CASES])
+def test_role_mode_route_method(tenant, route_name, method, mode, role, kind, expected):
+    livemode = MODES[mode]
+    response = call(tenant.client(role, livemode=livemode, kind=kind), route_name, method, tenant, livemode)
     assert response.status_code == expected, response.content
     if expected == 403:
         read_scope, write_scope = SCOPE[route_name.rsplit("-", 1)[0]]
         scope = read_scope if method == "GET" else write_scope
-        assert response.json()["error"]["required_scope"] == scope
+        error = response.json()["error"]
+        if (route_name, method) in LIVEMODE_REQUIRED and mode == "test" and TABLE[(route_name, method)][ROLES.index(role)] < 400:
+            assert error["code"] == "livemode_required" and "required_scope" not in error
+        else:
+            assert error["required_scope"] == scope
 
 
 @pytest.mark.parametrize("route_name,method", sorted(TABLE))
