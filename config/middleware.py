@@ -154,13 +154,17 @@ def _nul_in_basic_credentials(request):
     return NUL in decoded or NUL in unquote_plus(decoded)
 
 
+# Headers that answer a NUL their own way: the API's 401 for a malformed Authorization (Basic credentials
+# are checked by _nul_in_basic_credentials), the Idempotency-Key's 400 idempotency_key_invalid on the routes
+# that read it (ignored elsewhere); cookies are checked by value, once parsed.
+_HEADERS_CHECKED_ELSEWHERE = ("HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "HTTP_COOKIE")
+
+
 def _nul_header(request):
     """The name of the first request header, or cookie, holding a NUL character, or None. A cookie's value
     can hold one without any NUL on the wire: Django decodes the octal escape \\000 in quoted values."""
     for key, value in request.META.items():
-        # The API answers any malformed Authorization header with its own 401; Basic credentials are
-        # checked on their own (_nul_in_basic_credentials).
-        if key.startswith("HTTP_") and key not in ("HTTP_AUTHORIZATION", "HTTP_COOKIE") and NUL in value:
+        if key.startswith("HTTP_") and key not in _HEADERS_CHECKED_ELSEWHERE and NUL in value:
             return key[5:].replace("_", "-").title() + " header"
     for name, value in request.COOKIES.items():
         if NUL in name or NUL in value:
