@@ -112,7 +112,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "csp.context_processors.nonce",
             ]
         },
     }
@@ -219,9 +218,9 @@ SECURE_HSTS_PRELOAD = env_bool("OPENPAAS_HSTS_PRELOAD", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("OPENPAAS_BEHIND_PROXY") else None
 
 # Content-Security-Policy (django-csp) on every response: scripts and styles only from this server's own
-# files (no inline script or style; a page that needs one gives it the request's nonce), nothing framed or
-# framing, forms posting only here. The OAuth consent page also lets its form go on to the application's
-# registered redirect URI (config.csp).
+# files (no inline style or script; a script that must be inline carries nonce="{{ request.csp_nonce }}"),
+# nothing framed or framing, forms posting only here. The OAuth consent page also lets its form go on to
+# the application's registered redirect URI (config.csp).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'none'"],
