@@ -84,7 +84,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestContextMiddleware",
     # Outside everything that may answer early (413, a refused NUL, a bad host), so every response has them.
-    "csp.middleware.CSPMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.BodySizeLimitMiddleware",

@@ -179,3 +179,48 @@ def test_a_redirect_uri_that_could_end_a_directive_adds_nothing(tenant):
     for hostile in ("https://a.example.com;script-src *", "https://a.example.com, *", "https://u@a.example.com/",
                     "javascript:alert(1)", "https://a b.example.com/", "data:text/html,x", "https:///x", "https://"):
         assert origin_source(hostile) is None, hostile
+
+
+# The middleware builds the settings' policy once; anything per response still goes through django-csp.
+
+
+def _through_middleware(view):
+    from django.test import RequestFactory
+
+    from config.csp import ContentSecurityPolicyMiddleware
+
+    request = RequestFactory().get("/somewhere")
+    middleware = ContentSecurityPolicyMiddleware(view)
+    middleware.process_request(request)
+    return request, middleware.process_response(request, view(request))
+
+
+def test_the_policy_built_once_is_django_csp_s():
+    from csp.utils import build_policy
+    from django.http import HttpResponse
+
+    _, response = _through_middleware(lambda request: HttpResponse("ok"))
+    assert response["Content-Security-Policy"] == build_policy()
+
+
+def test_a_page_that_uses_the_nonce_gets_it_in_its_policy():
+    from csp.exceptions import CSPNonceError
+    from django.http import HttpResponse
+
+    request, response = _through_middleware(lambda request: HttpResponse(f'<script nonce="{request.csp_nonce}">'))
+    nonce = str(request.csp_nonce)
+    assert f"'nonce-{nonce}'" in policy_of(response)["script-src"]
+    assert f'nonce="{nonce}"' in response.content.decode()
+
+    request, response = _through_middleware(lambda request: HttpResponse("no script"))
+    assert "nonce" not in response["Content-Security-Policy"]
+    with pytest.raises(CSPNonceError):  # too late: it would be in no policy
+        str(request.csp_nonce)
+
+
+def test_a_changed_policy_setting_is_read_again(settings):
+    from django.http import HttpResponse
+
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'self'"]}}
+    _, response = _through_middleware(lambda request: HttpResponse("ok"))
+    assert response["Content-Security-Policy"] == "default-src 'self'"
