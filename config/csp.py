@@ -34,10 +34,11 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
     has a policy of its own, and those still go through django-csp."""
 
     def process_response(self, request, response):
+        excluded = tuple(settings.CONTENT_SECURITY_POLICY.get("EXCLUDE_URL_PREFIXES", ()))
         if (getattr(request, "_csp_nonce", None) is not None or any(hasattr(response, a) for a in _PER_RESPONSE)
                 or getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
                 or (settings.DEBUG and response.status_code in (404, 500))
-                or request.path_info.startswith(tuple(settings.CONTENT_SECURITY_POLICY.get("EXCLUDE_URL_PREFIXES", ())))):
+                or (excluded and request.path_info.startswith(excluded))):
             return super().process_response(request, response)
         if HEADER not in response:
             response[HEADER] = _settings_policy()

@@ -12,7 +12,6 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 # The value put in each URL parameter of an example path, by parameter name; anything else gets "x".
 PLACEHOLDERS = {"object_id": "x_none", "app_label": "accounts", "url": "no-such-page", "verb": "revoke"}
-SAFE = ("GET", "HEAD")
 
 
 @dataclass(frozen=True)
