@@ -105,6 +105,11 @@ def test_the_console_works_under_the_policy(watched, tenant, settings):
     watched.locator("#result_list tbody a").first.click()
     watched.wait_for_url(re.compile(r"/admin/accounts/member/.+/change/"))
     assert watched.locator("form#member_form").count() == 1
+
+    # The date widget's script (admin/js/admin/DateTimeShortcuts.js) adds its "Today" link, which fills the field.
+    watched.goto("/admin/accounts/accessreview/add/")
+    watched.click(".datetimeshortcuts a:has-text('Today')")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", watched.input_value("input[name=due_date]"))
     watched.goto("/admin/audit/auditevent/")
     assert violations(watched) == []
 
