@@ -167,12 +167,31 @@ class RollSerializer(StrictSerializer):
 
 
 
+# RFC 7591 (dynamic client registration) and the token endpoint name the grants with underscores; the
+# applications keep django-oauth-toolkit's names (hyphens), which are accepted too and are what responses show.
+RFC7591_GRANT_NAMES = {
+    "authorization_code": OAuthApplication.GRANT_AUTHORIZATION_CODE,
+    "client_credentials": OAuthApplication.GRANT_CLIENT_CREDENTIALS,
+}
+
+
+class GrantTypeField(serializers.ChoiceField):
+    """A grant an application may use, by its django-oauth-toolkit name or its RFC 7591 name."""
+
+    def __init__(self, **kwargs):
+        stored = [grant for grant, _ in OAuthApplication.GRANT_CHOICES]
+        super().__init__(choices=stored + [name for name, grant in RFC7591_GRANT_NAMES.items() if grant in stored],
+                         **kwargs)
+
+    def to_internal_value(self, data):
+        grant = super().to_internal_value(data)
+        return RFC7591_GRANT_NAMES.get(grant, grant)
+
+
 class OAuthApplicationSerializer(TenantModelSerializer):
     object = ObjectTypeField("oauth_application")
     client_type = serializers.ChoiceField(choices=["confidential", "public"])
-    grant_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=[grant for grant, _ in OAuthApplication.GRANT_CHOICES]),
-        allow_empty=False, max_length=2)
+    grant_types = serializers.ListField(child=GrantTypeField(), allow_empty=False, max_length=2)
     # Only the authorization code grant redirects: a client credentials application may have none.
     redirect_uris = serializers.ListField(child=serializers.URLField(max_length=2048), default=list, max_length=20)
     allowed_scopes = scope_list_field(allow_empty=False)
@@ -202,6 +221,9 @@ class OAuthApplicationSerializer(TenantModelSerializer):
         if beyond_caller:
             raise serializers.ValidationError(f"You cannot grant a scope you do not hold: {', '.join(beyond_caller)}.")
         return sorted(set(scopes))
+
+    def validate_grant_types(self, grant_types):
+        return sorted(set(grant_types))  # one grant under both of its names is that grant once
 
     def validate(self, attrs):
         merged = {

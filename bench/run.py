@@ -56,6 +56,7 @@ os.environ.update(
     DATABASE_URL=f"{PG_SERVER}/{DB_NAME}",
     REDIS_URL=REDIS_URL,
     DEBUG="0",
+    OPENPAAS_HTTPS="false",  # gunicorn is reached over plain HTTP here (production ends TLS in front of it)
     LOG_LEVEL="WARNING",
     # All given, so nothing is generated in (or read from) the developer's state directory.
     SECRET_KEY=secrets.token_urlsafe(50),

@@ -145,8 +145,12 @@ _PAGE_MESSAGES = {
 }
 
 
-def _for_programs(request):
-    return request.path.startswith(("/api/", "/oauth/"))
+# Paths that programs call: the API, the OAuth endpoints and their metadata, the health probes.
+PROGRAM_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/healthz", "/readyz")
+
+
+def for_programs(request):
+    return request.path.startswith(PROGRAM_PREFIXES)
 
 
 def _page(request, status_code):
@@ -157,24 +161,24 @@ def _page(request, status_code):
 
 
 def handler404(request, exception=None):
-    if not _for_programs(request):
+    if not for_programs(request):
         return _page(request, 404)
     return error_response(404, INVALID_REQUEST, "resource_missing", "No such resource.", request=request)
 
 
 def handler500(request):
-    if not _for_programs(request):
+    if not for_programs(request):
         return _page(request, 500)
     return error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
 
 
 def handler400(request, exception=None):
-    if not _for_programs(request):
+    if not for_programs(request):
         return _page(request, 400)
     return error_response(400, INVALID_REQUEST, "bad_request", "The request could not be understood.", request=request)
 
 
 def handler403(request, exception=None):
-    if not _for_programs(request):
+    if not for_programs(request):
         return _page(request, 403)
     return error_response(403, PERMISSION, "forbidden", "You do not have permission to perform this action.", request=request)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from config.context import RequestContext, set_request_context, reset_request_context
-from config.errors import INVALID_REQUEST, error_response, handler400
+from config.errors import INVALID_REQUEST, error_response, for_programs, handler400, handler404, handler500
 
 
 def _trusted_proxy_networks():
@@ -54,6 +54,16 @@ def client_ip_of_request(request) -> str | None:
     return client_ip(request.META)
 
 
+def _program_error_in_debug(request, response):
+    """With DEBUG on, Django answers an unknown URL (and an error outside any view) with its technical page,
+    which lists every URL pattern, instead of the handler404/handler500 of the URL conf. Programs (the API
+    and the OAuth endpoints) get their JSON error in every mode; people get Django's page in development."""
+    if (settings.DEBUG and for_programs(request) and response.status_code in (404, 500)
+            and response.get("Content-Type", "").startswith("text/html")):
+        return handler404(request) if response.status_code == 404 else handler500(request)
+    return response
+
+
 class RequestContextMiddleware:
     """Gives every request an id (echoed as X-Request-ID) and keeps API responses out of caches."""
 
@@ -75,6 +85,7 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         finally:
             reset_request_context(token)
+        response = _program_error_in_debug(request, response)
         response["X-Request-ID"] = request_id
         if request.path.startswith("/api/"):
             response.setdefault("Cache-Control", "no-store")
@@ -143,33 +154,62 @@ def _nul_in_basic_credentials(request):
     return NUL in decoded or NUL in unquote_plus(decoded)
 
 
+# Headers that answer a NUL their own way: the API's 401 for a malformed Authorization (Basic credentials
+# are checked by _nul_in_basic_credentials), the Idempotency-Key's 400 idempotency_key_invalid on the routes
+# that read it (ignored elsewhere); cookies are checked by value, once parsed.
+_HEADERS_CHECKED_ELSEWHERE = ("HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "HTTP_COOKIE")
+
+
+def _nul_header(request):
+    """The name of the first request header, or cookie, holding a NUL character, or None. A cookie's value
+    can hold one without any NUL on the wire: Django decodes the octal escape \\000 in quoted values."""
+    for key, value in request.META.items():
+        if key.startswith("HTTP_") and key not in _HEADERS_CHECKED_ELSEWHERE and NUL in value:
+            return key[5:].replace("_", "-").title() + " header"
+    for name, value in request.COOKIES.items():
+        if NUL in name or NUL in value:
+            return "Cookie header"
+    return None
+
+
 class RefuseNulMiddleware:
-    """Answers 400 for a NUL character in the query string, a form body or HTTP Basic credentials.
+    """Answers 400 for a NUL character in the URL path, a header or cookie, the query string, a form body
+    or HTTP Basic credentials.
 
     PostgreSQL cannot store NUL in text, so such a value reaching a query fails there (a 500), and no
-    legitimate value holds one. Refused once here, for every view: django-oauth-toolkit's endpoints and
-    the pages pass these values to the database as sent."""
+    legitimate value holds one. Refused once here, for every view: django-oauth-toolkit's endpoints, the
+    console's object URLs, the session store (its key is the cookie's value), django-axes (which stores
+    the User-Agent) and the pages pass these values to the database as sent."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        # request.path is percent-decoded: %00 arrives here as NUL.
+        if NUL in request.path:
+            return self.refuse(request, "The URL path", "invalid_path")
+        header = _nul_header(request)
+        if header is not None:
+            return self.refuse(request, f"The {header}", "invalid_header")
         name = _nul_parameter(request)
+        if name is not None:
+            return self.refuse(request, f"The {name} parameter", "parameter_invalid", parameter=name)
         # The API answers any malformed Authorization header with its own 401: only elsewhere.
-        if name is not None or (not request.path.startswith("/api/") and _nul_in_basic_credentials(request)):
-            return self.refuse(request, name)
+        if not request.path.startswith("/api/") and _nul_in_basic_credentials(request):
+            return self.refuse(request, "The client credentials", "invalid_client_credentials")
         return self.get_response(request)
 
     @staticmethod
-    def refuse(request, name):
-        if request.path.startswith("/oauth/"):
+    def refuse(request, where, code, parameter=None):
+        message = f"{where} must not contain NUL characters."
+        if request.path.startswith(("/oauth/", "/.well-known/")):
             # The OAuth endpoints' own error shape (RFC 6749 section 5.2), not the API's.
-            where = f"The {name} parameter" if name is not None else "The client credentials"
-            response = JsonResponse({"error": "invalid_request",
-                                     "error_description": f"{where} must not contain NUL characters."}, status=400)
+            response = JsonResponse({"error": "invalid_request", "error_description": message}, status=400)
             response["Cache-Control"] = "no-store"
             return response
-        if request.path.startswith("/api/"):
-            return error_response(400, INVALID_REQUEST, "parameter_invalid", f"{name}: {NUL_REFUSED}",
-                                  request=request, details={name: [NUL_REFUSED]})
+        if for_programs(request):
+            if parameter is None:
+                return error_response(400, INVALID_REQUEST, code, message, request=request)
+            return error_response(400, INVALID_REQUEST, code, f"{parameter}: {NUL_REFUSED}",
+                                  request=request, details={parameter: [NUL_REFUSED]})
         return handler400(request)

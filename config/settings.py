@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,10 +78,14 @@ INSTALLED_APPS = [
     "connectors",
     "webhooks",
     "idempotency",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "config.middleware.RequestContextMiddleware",
+    # Outside everything that may answer early (413, a refused NUL, a bad host), so every response has them.
+    "config.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "config.middleware.RefuseNulMiddleware",
@@ -187,14 +192,18 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Open PaaS <no-reply@o
 # Request bodies above this size are answered 413 before they are read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("OPENPAAS_MAX_BODY_BYTES", str(1024 * 1024)))
 
-# Transport and headers. HTTPS settings switch on with DEBUG off; the deploy issue adds the rest.
+# Transport and headers.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Served over HTTPS (directly, or behind a proxy that ends TLS): cookies go only over HTTPS and carry the
-# __Host- prefix (which browsers accept only with Secure, Path=/ and no Domain). Off for plain-HTTP
-# development and tests.
-OPENPAAS_HTTPS = env_bool("OPENPAAS_HTTPS", env_bool("OPENPAAS_BEHIND_PROXY"))
+# Served over HTTPS (directly, or behind a proxy that ends TLS) whenever DEBUG is off: plain HTTP is
+# redirected to HTTPS (but the health probes, which load balancers send over plain HTTP), and cookies go only
+# over HTTPS and carry the __Host- prefix (which browsers accept only with Secure, Path=/ and no Domain).
+# OPENPAAS_HTTPS=false is for a test server on plain HTTP (the test suite, the SDK's tests, the benchmark):
+# `manage.py check --deploy` warns about it.
+OPENPAAS_HTTPS = env_bool("OPENPAAS_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = OPENPAAS_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = OPENPAAS_HTTPS
 CSRF_COOKIE_SECURE = OPENPAAS_HTTPS
 SESSION_COOKIE_NAME = "__Host-sessionid" if OPENPAAS_HTTPS else "sessionid"
@@ -216,7 +225,38 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("OPENPAAS_HSTS_PRELOAD", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("OPENPAAS_BEHIND_PROXY") else None
+
+# Content-Security-Policy (django-csp) on every response: scripts and styles only from this server's own
+# files (no inline style or script; a script that must be inline carries nonce="{{ request.csp_nonce }}"),
+# nothing framed or framing, forms posting only here. The OAuth consent page also lets its form go on to
+# the application's registered redirect URI (config.csp).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # the docs' icons are data: URIs in their stylesheet
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],  # the docs fetch the schema and try requests
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy (django-permissions-policy): every powerful feature denied; the pages use none of
+# them. Clipboard writing stays for this origin, for the docs' "copy" buttons.
+PERMISSIONS_POLICY = {
+    feature: [] for feature in (
+        "accelerometer", "autoplay", "bluetooth", "browsing-topics", "camera", "clipboard-read", "display-capture",
+        "encrypted-media", "fullscreen", "gamepad", "geolocation", "gyroscope", "hid", "identity-credentials-get",
+        "idle-detection", "local-fonts", "magnetometer", "microphone", "midi", "otp-credentials", "payment",
+        "picture-in-picture", "publickey-credentials-create", "publickey-credentials-get", "screen-wake-lock",
+        "serial", "storage-access", "usb", "web-share", "window-management", "xr-spatial-tracking",
+    )
+} | {"clipboard-write": ["self"]}
 # Client addresses are taken from X-Forwarded-For only when the direct peer is one of these networks.
 OPENPAAS_TRUSTED_PROXIES = env_list("OPENPAAS_TRUSTED_PROXIES")
 

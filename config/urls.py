@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
@@ -18,9 +18,12 @@ from accounts.views import (
     TokenRevokeView,
 )
 from accounts import account_pages
+from accounts.discovery import AuthorizationServerMetadataView, OpenIDConfigurationView
 from accounts.signin import SecondFactorView, SignInView, SignOutView
 from accounts.web import ConsentView, InvitationView, OwnTokensIntrospectView, SupportedGrantsTokenView
 from audit.views import AuditEventViewSet
+from config import health
+from config.csp import consent_form_action
 from connectors.views import ConnectorViewSet, DatasetViewSet, WorkflowViewSet
 from webhooks.views import WebhookEndpointViewSet
 
@@ -61,8 +64,9 @@ class SchemaView(_DocsAccess, SpectacularAPIView):
     pass
 
 
-class DocsView(_DocsAccess, SpectacularSwaggerView):
-    pass
+class DocsView(_DocsAccess, SpectacularSwaggerSplitView):
+    """Swagger UI, its start-up script served as a file of its own (``?script``): the Content-Security-Policy
+    allows no inline script."""
 
 
 api_v1 = [
@@ -78,17 +82,24 @@ api_v1 = [
 # django-oauth-toolkit's endpoints, chosen one by one: no implicit, device or dynamic-registration flows
 # and no application-management pages (applications are managed through the API, per organization).
 oauth = [
-    path("authorize/", ConsentView.as_view(), name="authorize"),
+    path("authorize/", consent_form_action(ConsentView.as_view()), name="authorize"),
     path("token/", SupportedGrantsTokenView.as_view(), name="token"),
     path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", OwnTokensIntrospectView.as_view(), name="introspect"),
-    re_path(r"^\.well-known/openid-configuration/?$", oauth_views.ConnectDiscoveryInfoView.as_view(),
+    re_path(r"^\.well-known/openid-configuration/?$", OpenIDConfigurationView.as_view(),
             name="oidc-connect-discovery-info"),
     path(".well-known/jwks.json", oauth_views.JwksInfoView.as_view(), name="jwks-info"),
     path("userinfo/", oauth_views.UserInfoView.as_view(), name="user-info"),
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    # RFC 8414: the issuer is <host>/oauth, whose metadata lives at the path-component form; also at the root.
+    path(".well-known/oauth-authorization-server", AuthorizationServerMetadataView.as_view(),
+         name="oauth-authorization-server"),
+    path(".well-known/oauth-authorization-server/oauth", AuthorizationServerMetadataView.as_view(),
+         name="oauth-authorization-server-for-issuer"),
     path("api/v1/", include(api_v1)),
     path("oauth/", include((oauth, "oauth2_provider"))),
     path("login", SignInView.as_view(), name="login"),

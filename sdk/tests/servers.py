@@ -65,8 +65,9 @@ class Platform:
 
 
 def platform_env(workdir: Path, **overrides: str) -> dict[str, str]:
-    """The server's environment: a temp SQLite database, its own state directory and keys, DEBUG off,
-    no Redis and no inherited DATABASE_URL (the SDK tests test the client, on the embedded defaults)."""
+    """The server's environment: a temp SQLite database, its own state directory and keys, DEBUG off over
+    plain HTTP, no Redis and no inherited DATABASE_URL (the SDK tests test the client, on the embedded
+    defaults)."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith("OPENPAAS_") and name not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}}
     env.update({
@@ -75,6 +76,7 @@ def platform_env(workdir: Path, **overrides: str) -> dict[str, str]:
         "OPENPAAS_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "OPENPAAS_HTTPS": "false",  # a test server on plain HTTP: no redirect to HTTPS, cookies without Secure
         "OPENPAAS_RATE_PER_CREDENTIAL": "100000/s",
         "OPENPAAS_RATE_PER_ORGANIZATION": "100000/s",
         "PYTHONUNBUFFERED": "1",

@@ -1,5 +1,6 @@
-"""Cookies (ASVS 3.3.1, 3.3.4): the session and CSRF cookies are HttpOnly and SameSite=Lax; served over
-HTTPS (OPENPAAS_HTTPS, or OPENPAAS_BEHIND_PROXY) they are Secure and named with the __Host- prefix."""
+"""Cookies (ASVS 3.3.1, 3.3.4): the session and CSRF cookies are HttpOnly and SameSite=Lax; whenever DEBUG
+is off they are Secure and named with the __Host- prefix, unless a test server on plain HTTP says
+OPENPAAS_HTTPS=false (as this suite does, tests/settings.py)."""
 
 import json
 import os
@@ -39,7 +40,7 @@ def _sign_in(tenant, **extra):
     return page, response
 
 
-def test_in_development_the_cookies_are_httponly_and_samesite_lax(tenant, settings):
+def test_on_a_plain_http_test_server_the_cookies_are_httponly_and_samesite_lax(tenant, settings):
     page, response = _sign_in(tenant)
     session = response.cookies[settings.SESSION_COOKIE_NAME]
     assert session["httponly"] and session["samesite"] == "Lax" and session["path"] == "/" and not session["domain"]
@@ -61,8 +62,9 @@ def test_with_the_production_settings_the_cookies_are_secure_and_host_prefixed(t
     assert "sessionid" not in response.cookies and "csrftoken" not in page.cookies
 
 
-@pytest.mark.parametrize("env", [{"OPENPAAS_HTTPS": "true"}, {"OPENPAAS_BEHIND_PROXY": "true"},
-                                 {"OPENPAAS_HTTPS": "1", "DEBUG": "0"}])
+@pytest.mark.parametrize("env", [{}, {"DEBUG": "0"}, {"OPENPAAS_HTTPS": "true"}, {"OPENPAAS_BEHIND_PROXY": "true"},
+                                 {"OPENPAAS_HTTPS": "1", "DEBUG": "0"}, {"OPENPAAS_HTTPS": "true", "DEBUG": "1"}],
+                         ids=["debug off", "DEBUG=0", "https", "behind a proxy", "https and debug off", "https in debug"])
 def test_the_settings_module_turns_https_cookies_on_from_the_environment(env):
     values = settings_with(**env)
     assert values["SESSION_COOKIE_NAME"] == "__Host-sessionid" and values["CSRF_COOKIE_NAME"] == "__Host-csrftoken"
@@ -73,8 +75,11 @@ def test_the_settings_module_turns_https_cookies_on_from_the_environment(env):
     assert values["SESSION_COOKIE_DOMAIN"] is None and values["CSRF_COOKIE_DOMAIN"] is None
 
 
-def test_without_https_the_cookies_keep_plain_names_so_local_http_works():
-    values = settings_with()
+@pytest.mark.parametrize("env", [{"DEBUG": "1"}, {"OPENPAAS_HTTPS": "false"},
+                                 {"OPENPAAS_HTTPS": "false", "OPENPAAS_BEHIND_PROXY": "true"}],
+                         ids=["development", "a test server on plain http", "told so behind a proxy"])
+def test_in_development_or_when_told_plain_http_the_cookies_keep_plain_names_so_local_http_works(env):
+    values = settings_with(**env)
     assert values["SESSION_COOKIE_NAME"] == "sessionid" and values["SESSION_COOKIE_SECURE"] is False
+    assert values["CSRF_COOKIE_NAME"] == "csrftoken" and values["CSRF_COOKIE_SECURE"] is False
     assert values["SESSION_COOKIE_HTTPONLY"] is True and values["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert settings_with(OPENPAAS_HTTPS="false", OPENPAAS_BEHIND_PROXY="true")["SESSION_COOKIE_SECURE"] is False

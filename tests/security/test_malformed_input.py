@@ -649,7 +649,7 @@ JUNK_IDS = {
     "10k characters": "a" * 10_000,
     "unicode": quote("conn_\u00e9\u00e8"),
     "emoji": quote("\U0001F600"),
-    "NUL": "conn_%00",
+    # A NUL is refused before routing (400): tests/security/test_nul_in_paths.py
     "CRLF": "conn_%0D%0AX-Injected:%201",
     "invalid UTF-8": "conn_%ff",
     "SQL": quote("' OR 1=1 --"),
@@ -669,7 +669,7 @@ def test_a_junk_id_in_the_url_is_a_404(tenant, route_name, case):
         assert "X-Injected" not in response
 
 
-@pytest.mark.parametrize("path", ["/api/v1/connectors/..%2F..%2Fetc%2Fpasswd", "/api/v1/%00", "/api/v1/" + "a" * 10_000,
+@pytest.mark.parametrize("path", ["/api/v1/connectors/..%2F..%2Fetc%2Fpasswd", "/api/v1/" + "a" * 10_000,
                                   "/api/v1/connectors%0D%0A", "/api/v1/datasets/ds_x/records/..", "/api/v2/me"])
 def test_a_junk_path_under_the_api_is_a_json_404(tenant, path):
     assert_error(tenant.client("admin").get(path), 404, "resource_missing")
