@@ -162,7 +162,7 @@ def scenario(tenant, seen, on_commit):
     seen.add("own API key", own_key.group(0))
 
     # API keys: created, used, rolled; wrong, unknown, malformed, in the URL.
-    admin_key = seen.add("admin key", tenant.key("admin"))
+    admin_key = seen.add("admin key", tenant.key("admin", livemode=True))  # live: it also invites, below
     api = api_client(admin_key)
     key = api.post("/api/v1/api-keys", {"name": "CI", "scopes": ["connectors:read", "connectors:write"]}, format="json").json()
     seen.add("created API key", key["secret"])
@@ -359,7 +359,7 @@ def test_no_secret_reaches_a_real_servers_output(tenant, tmp_path, django_captur
     admin.user.save()
     device = AuthenticatorDevice.objects.create(user=admin.user, name="phone", confirmed=True)
     totp_secret = seen.add("TOTP secret", b32encode(device.bin_key).decode())
-    admin_key = seen.add("admin key", tenant.key("admin"))
+    admin_key = seen.add("admin key", tenant.key("admin", livemode=True))  # live: it also invites, below
     with django_capture_on_commit_callbacks(execute=True):
         api_client(admin_key).post("/api/v1/members", {"email": "joiner@example.com", "role": "viewer"}, format="json")
     invitation = re.search(r"/invitations/([A-Za-z0-9_-]{20,})", mail.outbox[-1].body).group(1)

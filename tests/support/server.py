@@ -39,6 +39,7 @@ def server_env(workdir, **overrides):
         "OPENPAAS_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "OPENPAAS_HTTPS": "false",  # plain HTTP on loopback: no redirect to HTTPS, cookies without Secure
         "PYTHONUNBUFFERED": "1",
     })
     env.update(overrides)
