@@ -7,6 +7,17 @@ import os
 
 os.environ["OPENPAAS_HTTPS"] = "false"
 
+# pytest-xdist: each test process has a Redis database of its own (the next ones after REDIS_URL's), as it
+# has a test database of its own: counters per client address (every test is 127.0.0.1) and cache.clear()
+# must not reach the other process's tests.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if os.environ.get("REDIS_URL") and _worker.startswith("gw"):
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(os.environ["REDIS_URL"])
+    _db = (int(_url.path.strip("/") or 0) + int(_worker[2:])) % 16  # Redis has databases 0 to 15
+    os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
+
 from config.settings import *  # noqa: E402,F401,F403
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
