@@ -59,6 +59,7 @@ class MFAInvalid(exceptions.AuthenticationFailed):
 class Locked(exceptions.Throttled):
     default_detail = "Too many failed sign-ins. Try again later."
     default_code = "account_locked"
+    wait_message = "Too many failed sign-ins. Try again in {wait}."
 
 
 class TokenRequestSerializer(StrictSerializer):

@@ -70,6 +70,7 @@ class CodesBackingOff(exceptions.Throttled):
     """The API's answer when a code was not checked because of the back-off: 429 with Retry-After."""
 
     default_code = "mfa_backing_off"
+    wait_message = "Too many wrong codes. Wait {wait} and try again."  # config.errors fills in the wait
 
 
 def verify_code(user, code):

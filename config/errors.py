@@ -127,7 +127,9 @@ def api_exception_handler(exc, context):
         wait = int(exc.wait) if exc.wait is not None and exc.wait >= 1 else 1
         headers["Retry-After"] = str(wait)
         code = code if code not in ("throttled", "error") else "rate_limited"  # keep e.g. account_locked
-        message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
+        # A throttle may say what is being held back ("wrong codes"); the wait is always stated.
+        template = getattr(exc, "wait_message", "Too many requests. Retry after {wait}.")
+        message = template.format(wait=f"{wait} second{'s' if wait != 1 else ''}")
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         authenticate_header = context["view"].get_authenticate_header(request) if context.get("view") else None
         if authenticate_header:
