@@ -59,6 +59,8 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         data = json.loads(response.content)
         data["issuer"] = oauth2_settings.oidc_issuer(request)
         data["grant_types_supported"] = _grant_types_supported()
+        # The same as the OpenID document: public clients (PKCE, no secret) use "none".
+        data["token_endpoint_auth_methods_supported"] = oauth2_settings.OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED
         if oauth2_settings.OIDC_ENABLED:
             data["userinfo_endpoint"] = self._get_endpoint_url(request, "user-info", required=True)
             data["id_token_signing_alg_values_supported"] = ID_TOKEN_SIGNING_ALGORITHMS

@@ -70,13 +70,16 @@ ERROR_RESPONSES = {
            "or read-only body fields are refused), `parameter_unknown` (a query parameter the operation does not "
            "take), `parse_error` (not JSON), `idempotency_key_invalid`, or `bad_request`.",
     "401": "No credential, or one that is invalid, expired or revoked.",
-    "403": "The credential may not do this: `missing_scope` (with `required_scope`) or another rule its code names.",
+    "403": "The credential may not do this: `missing_scope` (with `required_scope`), `livemode_required` (an "
+           "organization-wide change asked with a test-mode credential), or another rule its code names.",
     "404": "No such object, or one of another organization or mode: `resource_missing`.",
     "409": "Conflicts with the current state of the object (`conflict`), or an `Idempotency-Key` used with "
            "another request (`idempotency_key_reused`) or still in use (`idempotency_key_in_use`).",
     "413": "The request body is larger than the limit: `request_too_large`.",
     "415": "The request body is not JSON (`application/json`, UTF-8): `unsupported_media_type`.",
     "429": "Too many requests: retry after `Retry-After` seconds (`rate_limited`).",
+    "503": "The sign-in limits cannot be checked (their store is unreachable), so no attempt is taken: "
+           "`service_unavailable`; retry after `Retry-After` seconds.",
 }
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -119,6 +122,7 @@ class ScopedAutoSchema(AutoSchema):
 
     def _error_statuses(self, operation):
         from accounts.api import QueryParametersMixin
+        from accounts.throttling import SignInAddressThrottle, SignInDoor
 
         authenticated = bool(self.view.get_authenticators())
         has_body = "requestBody" in operation
@@ -133,6 +137,8 @@ class ScopedAutoSchema(AutoSchema):
             "413": self.method in BODY_METHODS,
             "415": self.method in BODY_METHODS,
             "429": True,
+            # sign-in doors fail closed without the cache their limit is counted in
+            "503": isinstance(self.view, SignInDoor) and SignInAddressThrottle in self.view.throttle_classes,
         }
         return [status for status in ERROR_RESPONSES if applies[status]]
 
@@ -154,7 +160,7 @@ class ScopedAutoSchema(AutoSchema):
         registry.register_on_missing(error)
         for status in self._error_statuses(operation):
             response = {"description": ERROR_RESPONSES[status], "content": {"application/json": {"schema": error.ref}}}
-            if status == "429":
+            if status in ("429", "503"):
                 response["headers"] = RETRY_AFTER
             operation["responses"].setdefault(status, response)
         return operation

@@ -339,7 +339,9 @@ OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": os.environ.get("OPENPAAS_OIDC_RSA_PRIVATE_KEY") or _generated_secret("oidc-rsa.pem", _new_rsa_private_key_pem),
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],  # the OIDC discovery document lists only what is accepted
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    # Public clients (PKCE, no secret) authenticate with "none"; the discovery documents say so.
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],  # the OIDC discovery document lists only what is accepted
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,

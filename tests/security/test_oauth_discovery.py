@@ -129,3 +129,10 @@ def test_the_schema_documents_both_spellings(tenant):
     enum = request["properties"]["grant_types"]["items"]
     enum = schema["components"]["schemas"][enum["$ref"].rsplit("/", 1)[-1]]["enum"] if "$ref" in enum else enum["enum"]
     assert set(enum) == {"authorization-code", "client-credentials", "authorization_code", "client_credentials"}
+
+
+@pytest.mark.parametrize("path", (OPENID, *RFC8414))
+def test_the_documents_name_the_client_authentication_methods_the_token_endpoint_takes(path):
+    # Public clients (PKCE, no secret) authenticate with "none".
+    assert sorted(document(path)["token_endpoint_auth_methods_supported"]) == [
+        "client_secret_basic", "client_secret_post", "none"]
