@@ -21,8 +21,9 @@ from rest_framework import exceptions, serializers
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 import audit
 from accounts import credential_cache, mfa
@@ -136,12 +137,27 @@ def issue_tokens(member, *, livemode, scopes=None):
     granted = sorted((set(scopes) if scopes is not None else member.max_scopes()) & member.max_scopes())
     with transaction.atomic():
         session = TokenSession.objects.create(member=member, livemode=livemode, scopes=granted)
-        refresh = RefreshToken.for_user(member.user)
+        refresh = RefreshToken()
+        refresh[jwt_settings.USER_ID_CLAIM] = str(member.user_id)
+        _outstand(refresh, member.user)
         for claim, value in (("sid", session.id), ("org", member.organization_id), ("member", member.id),
                              ("livemode", livemode), ("scope", " ".join(granted))):
             refresh[claim] = value
         _audit("auth.token_issued", session, {"scopes": granted})
     return str(refresh.access_token), str(refresh)
+
+
+# simplejwt's outstanding-token list stores each refresh token whole (RefreshToken.for_user, outstand,
+# blacklist), and a stored one that is not blacklisted yet can be redeemed by whoever reads the table. The
+# list and the blacklist need only the jti, so these keep that and no token (as API keys keep a digest).
+def _outstand(refresh, user):
+    return OutstandingToken.objects.get_or_create(jti=refresh[jwt_settings.JTI_CLAIM], defaults={
+        "user": user, "token": "", "created_at": refresh.current_time,
+        "expires_at": datetime_from_epoch(refresh["exp"])})[0]
+
+
+def _blacklist(refresh, user):
+    BlacklistedToken.objects.get_or_create(token=_outstand(refresh, user))
 
 
 # RFC 7519 NumericDate claims: simplejwt turns them into datetimes unguarded, so a validly signed token
@@ -150,7 +166,17 @@ _NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
 _LATEST_NUMERIC_DATE = datetime(9999, 12, 31, tzinfo=dt_timezone.utc).timestamp()
 # Claims this module reads, by the type they must have (absent is fine here: the checks after decide).
 _TYPED_CLAIMS = {"sid": str, "org": str, "member": str, "scope": str, "livemode": bool,
-                 jwt_settings.JTI_CLAIM: str, jwt_settings.TOKEN_TYPE_CLAIM: str}
+                 jwt_settings.JTI_CLAIM: str, jwt_settings.TOKEN_TYPE_CLAIM: str,
+                 jwt_settings.USER_ID_CLAIM: str}
+_JTI_LENGTH = 255  # the blacklist's column
+
+
+def _has_usable_ids(payload):
+    """A jti the blacklist can hold (simplejwt reads it unguarded) and, when present, a user id that is
+    the digits of a primary key, as simplejwt writes it (anything else was not signed by us)."""
+    jti, user_id = payload.get(jwt_settings.JTI_CLAIM), payload.get(jwt_settings.USER_ID_CLAIM)
+    return (isinstance(jti, str) and 0 < len(jti) <= _JTI_LENGTH
+            and (user_id is None or (user_id.isascii() and user_id.isdigit() and len(user_id) <= 20)))
 
 
 def _is_numeric_date(value):
@@ -175,6 +201,8 @@ def check_claim_types(raw):
     for claim, kind in _TYPED_CLAIMS.items():
         if claim in payload and not isinstance(payload[claim], kind):
             raise InvalidToken()
+    if not _has_usable_ids(payload):
+        raise InvalidToken()
 
 
 def _verified_refresh_payload(raw):
@@ -188,6 +216,12 @@ def _verified_refresh_payload(raw):
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh":
         raise InvalidToken()
     return payload
+
+
+def _names_its_session(claims, session):
+    """The token's member, organization and mode are its session's (a token naming others is forged)."""
+    return (session.member_id == claims.get("member") and session.member.organization_id == claims.get("org")
+            and session.livemode == claims.get("livemode"))
 
 
 def _live_session(session_id, lock=False):
@@ -208,7 +242,7 @@ def refresh_tokens(raw):
     reused = False
     with transaction.atomic():
         session = _live_session(payload.get("sid"), lock=True)
-        if session is None:
+        if session is None or not _names_its_session(payload, session):
             raise InvalidToken()
         if BlacklistedToken.objects.filter(token__jti=payload.get(jwt_settings.JTI_CLAIM)).exists():
             revoke_session(session, reason="refresh_token_reused")
@@ -218,11 +252,11 @@ def refresh_tokens(raw):
                 refresh = RefreshToken(raw)
             except TokenError:
                 raise InvalidToken()
-            refresh.blacklist()
+            _blacklist(refresh, session.member.user)
             refresh.set_jti()
             refresh.set_exp()
             refresh.set_iat()
-            refresh.outstand()
+            _outstand(refresh, session.member.user)
             session.refreshed_at = timezone.now()
             session.save(update_fields=["refreshed_at"])
             _audit("auth.token_refreshed", session)
@@ -263,8 +297,7 @@ class JWTLoader(CredentialLoader):
         except TokenError:
             raise InvalidToken()
         session = _live_session(claims.get("sid"))
-        if (session is None or session.member_id != claims.get("member")
-                or session.member.organization_id != claims.get("org") or session.livemode != claims.get("livemode")):
+        if session is None or not _names_its_session(claims, session):
             credential_cache.store.discard(cache_key)
             raise InvalidToken()
         expires_at = datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)

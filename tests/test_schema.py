@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests.routes import ROUTES
+from tests.support.openapi import conforms
 
 DOC_ROUTES = {"schema", "docs"}
 PUBLIC_ROUTES = {"auth-token", "auth-token-refresh", "auth-token-revoke"}
@@ -133,19 +134,6 @@ def operations(schema):
     import schemathesis
 
     return schemathesis.openapi.from_dict(schema)
-
-
-def conforms(operations, method, path, response):
-    """The response's status is documented for the operation, and its body matches that status's schema."""
-    import requests
-    import schemathesis
-
-    operation = operations[path][method]
-    assert str(response.status_code) in operation.definition.raw["responses"], (method, path, response.status_code)
-    request = requests.Request(method, f"http://testserver{response.wsgi_request.get_full_path()}").prepare()
-    operation.validate_response(schemathesis.Response(
-        status_code=response.status_code, headers={name: [value] for name, value in response.items()},
-        content=response.content, request=request, elapsed=0.0, verify=False))
 
 
 def test_the_errors_the_api_answers_are_the_ones_documented(tenant, anon, operations, settings):

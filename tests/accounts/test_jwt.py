@@ -382,10 +382,14 @@ def test_failed_token_requests_are_audited_like_browser_sign_ins(tenant):
 # Claims of the wrong type or out of range, under a valid signature: a 401, never a 500
 
 
+MISSING = object()  # a claim left out
+
+
 def resigned(token, **changes):
     """The token's claims with ``changes``, signed again with the real key (so only the claims are wrong)."""
     jwt_settings = django_settings.SIMPLE_JWT
     claims = {**claims_of(token), **changes}
+    claims = {claim: value for claim, value in claims.items() if value is not MISSING}
     return pyjwt.encode(claims, jwt_settings["SIGNING_KEY"], algorithm=jwt_settings["ALGORITHM"])
 
 
@@ -393,7 +397,9 @@ BAD_NUMERIC_DATES = ["9999999999", "abc", "", 1e20, 10**30, -10**30, -1, 2534023
                      float("nan"), None, [1], {"at": 1}, True, False]
 BAD_TYPED_CLAIMS = [("sid", ["x"]), ("sid", {"id": 1}), ("sid", 1), ("member", ["x"]), ("org", 1.5),
                     ("livemode", "true"), ("livemode", 1), ("scope", ["connectors:read"]), ("jti", 7),
-                    ("token_type", ["access"])]
+                    ("token_type", ["access"]), ("jti", MISSING), ("jti", ""), ("jti", "j" * 256),
+                    ("user_id", "abc"), ("user_id", {"a": 1}), ("user_id", [1]), ("user_id", 7),
+                    ("user_id", "１２"), ("user_id", "9" * 21)]
 BAD_CLAIMS = ([(claim, value) for claim in ("exp", "nbf", "iat") for value in BAD_NUMERIC_DATES]
               + BAD_TYPED_CLAIMS)
 
@@ -412,6 +418,30 @@ def test_a_signed_refresh_token_with_a_malformed_claim_is_a_401(tenant, path, cl
     response = post(path, {"refresh": resigned(refresh, **{claim: value})})
     assert response.status_code == 401, response.content
     assert api_error(response)["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize("claim", ["livemode", "org", "member"])
+def test_a_signed_refresh_token_naming_another_mode_organization_or_member_than_its_session_is_a_401(
+        tenant, other_tenant, claim):
+    developer = person(tenant, "developer")
+    refresh = obtain(developer)["refresh"]
+    other = {"livemode": not claims_of(refresh)["livemode"], "org": other_tenant.org.id,
+             "member": person(tenant, "viewer").id}[claim]
+    response = post(REFRESH, {"refresh": resigned(refresh, **{claim: other})})
+    assert response.status_code == 401 and api_error(response)["code"] == "invalid_token"
+    assert post(REFRESH, {"refresh": refresh}).status_code == 200, "the session's own token still works"
+
+
+def test_no_stored_row_holds_a_refresh_token(tenant):
+    """The outstanding-token list and the blacklist keep jtis: a copy of the database redeems nothing."""
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    first = obtain(person(tenant, "developer"))
+    second = post(REFRESH, {"refresh": first["refresh"]}).json()
+    stored = list(OutstandingToken.objects.values_list("jti", "token"))
+    assert {jti for jti, _ in stored} == {claims_of(first["refresh"])["jti"], claims_of(second["refresh"])["jti"]}
+    assert all(token == "" for _, token in stored)
+    assert post(REFRESH, {"refresh": second["refresh"]}).status_code == 200
 
 
 def test_a_resigned_token_with_its_claims_unchanged_still_works(tenant):

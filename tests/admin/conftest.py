@@ -46,13 +46,17 @@ def org_admin(tenant):
     return browser
 
 
-@pytest.fixture
-def staff(db):
+def signed_in_staff():
     """Platform staff (is_staff and is_superuser), member of no organization, signed in with a second factor."""
     user = User.objects.create_user(email="ops@platform.example", password=PASSWORD, is_staff=True, is_superuser=True)
     browser = signed_in(user)
     browser.user = user
     return browser
+
+
+@pytest.fixture
+def staff(db):
+    return signed_in_staff()
 
 
 @pytest.fixture

@@ -2,18 +2,14 @@
 
 import pytest
 
-from accounts.models import User
-from tests.accounts.oauth_helpers import PASSWORD, person
-from tests.admin.conftest import signed_in
+from tests.accounts.oauth_helpers import person
+from tests.admin.conftest import signed_in, signed_in_staff
 
 
 @pytest.fixture
 def console(db):
     """Platform staff, signed in with a second factor: every console page opens for them."""
-    user = User.objects.create_user(email="ops@platform.example", password=PASSWORD, is_staff=True, is_superuser=True)
-    browser = signed_in(user)
-    browser.user = user
-    return browser
+    return signed_in_staff()
 
 
 @pytest.fixture

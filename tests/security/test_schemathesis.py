@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 import schemathesis
 from django.conf import settings as django_settings
 from django.core.servers.basehttp import ThreadedWSGIServer
@@ -26,6 +25,7 @@ from django.test.testcases import LiveServerThread
 
 from accounts.models import APIKey
 from tests.conftest import api_client
+from tests.support.openapi import conforms
 
 ST = Path(sys.executable).with_name("st")
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,16 +125,6 @@ def test_schemathesis_finds_nothing_in_the_operations_that_can_revoke_its_own_ke
 def operations(tenant):
     document = openapi_document(tenant.key("admin", livemode=True)).json()
     return schemathesis.openapi.from_dict(document)
-
-
-def conforms(operations, method, path, response):
-    """Status, headers and body as the schema documents them for this operation."""
-    operation = operations[path][method]
-    assert str(response.status_code) in operation.definition.raw["responses"], (method, path, response.status_code)
-    request = requests.Request(method, f"http://testserver{response.wsgi_request.get_full_path()}").prepare()
-    operation.validate_response(schemathesis.Response(
-        status_code=response.status_code, headers={name: [value] for name, value in response.items()},
-        content=response.content, request=request, elapsed=0.0, verify=False))
 
 
 def own_key_id(client):
