@@ -150,9 +150,12 @@ def issue_tokens(member, *, livemode, scopes=None):
 # simplejwt's outstanding-token list stores each refresh token whole (RefreshToken.for_user, outstand,
 # blacklist), and a stored one that is not blacklisted yet can be redeemed by whoever reads the table. The
 # list and the blacklist need only the jti, so these keep that and no token (as API keys keep a digest).
+NO_TOKEN = ""  # nosec B105: what the list keeps in place of a token, nothing
+
+
 def _outstand(refresh, user):
     return OutstandingToken.objects.get_or_create(jti=refresh[jwt_settings.JTI_CLAIM], defaults={
-        "user": user, "token": "", "created_at": refresh.current_time,
+        "user": user, "token": NO_TOKEN, "created_at": refresh.current_time,
         "expires_at": datetime_from_epoch(refresh["exp"])})[0]
 
 

@@ -30,8 +30,8 @@ from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
 
 import audit
-from accounts import credential_cache
-from accounts.authentication import CredentialLoader
+from accounts import credential_cache, gate
+from accounts.authentication import REFUSAL_AUDIT_SECONDS, CredentialLoader
 from accounts.ids import BASE62
 from accounts.models import Member, OAuthApplication
 from accounts.scopes import SCOPES
@@ -103,7 +103,15 @@ def _audit(action, application, metadata=None):
                  target=application, metadata=metadata or {})
 
 
-def _revoke_issued(issued, application):
+def _audit_reuse(action, application, token):
+    """A code or refresh token presented again leaked: audited, but once a minute per token with the
+    count of the presentations held back since, so that replaying one writes no row each."""
+    outcome = gate.refuse([], audit_key=f"{action}:{_checksum(token)}", audit_seconds=REFUSAL_AUDIT_SECONDS)
+    if outcome.record:
+        _audit(action, application, {"count": outcome.record})
+
+
+def _revoke_issued(issued, application, code):
     """Revoke the tokens a code was exchanged for: the refresh token family (and with it every access
     token minted from it) and the first access token. A code seen twice leaked: audited."""
     with transaction.atomic():
@@ -111,7 +119,7 @@ def _revoke_issued(issued, application):
             get_refresh_token_model().revoke_family(issued["family"])
         if issued.get("access_token"):
             get_access_token_model().objects.filter(pk=issued["access_token"]).delete()
-        _audit("oauth.code_reused", application)
+        _audit_reuse("oauth.code_reused", application, code)
 
 
 class OrganizationOAuth2Validator(OAuth2Validator):
@@ -145,7 +153,7 @@ class OrganizationOAuth2Validator(OAuth2Validator):
                 # REFRESH_TOKEN_REUSE_PROTECTION its whole family has just been revoked.
                 if get_refresh_token_model().objects.filter(token_checksum=_checksum(refresh_token), application=client,
                                                            revoked__isnull=False).exists():
-                    _audit("oauth.refresh_token_reused", client)
+                    _audit_reuse("oauth.refresh_token_reused", client, refresh_token)
                 return False
         # Nothing the grant gave is still allowed to the application: nothing to refresh.
         return self._may_act(request.user, client) and bool(self.get_original_scopes(refresh_token, request))
@@ -193,7 +201,7 @@ class OrganizationOAuth2Validator(OAuth2Validator):
             return self._may_act(request.user, client)
         spent = get_grant_model().objects.filter(code=_spent(code), application=client).first()
         if spent is not None:
-            _revoke_issued(_issued_by(spent), client)
+            _revoke_issued(_issued_by(spent), client, code)
         return False
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
@@ -217,8 +225,8 @@ class OrganizationOAuth2Validator(OAuth2Validator):
             # A concurrent exchange of the same code won: revoke its tokens and the ones just made.
             spent = get_grant_model().objects.filter(code=_spent(code), application=request.client).first()
             if spent is not None:
-                _revoke_issued(_issued_by(spent), request.client)
-            _revoke_issued(issued, request.client)
+                _revoke_issued(_issued_by(spent), request.client, code)
+            _revoke_issued(issued, request.client, code)
             raise errors.InvalidGrantError(request=request)
 
     def get_additional_claims(self, request):

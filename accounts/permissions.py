@@ -73,6 +73,14 @@ def _deny(request, scope, reason):
         raise TooManyRefusals(wait=outcome.retry_after)
 
 
+def refuse_test_mode(request, scope):
+    """For a view whose change is organization-wide depending on its body or object (not on the method
+    alone, which ``organization_wide`` declares): a test-mode credential is denied as HasScope would."""
+    if not request.auth.livemode:
+        _deny(request, scope, LivemodeRequired.default_code)
+        raise LivemodeRequired()
+
+
 class IsPrincipal(BasePermission):
     """Every request must carry a valid credential."""
 

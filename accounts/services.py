@@ -174,20 +174,33 @@ def _service_member_name(application):
     return application.name[:limit].rstrip() + SERVICE_MEMBER_SUFFIX
 
 
-def _sync_service_member(application):
-    """An application with client credentials acts as its own Service member, holding its scopes."""
+def _sync_service_member(application, principal):
+    """An application with client credentials acts as its own Service member, holding its scopes. Members
+    belong to the organization, whatever the application's mode: each change is an organization-wide event."""
     uses_client_credentials = OAuthApplication.GRANT_CLIENT_CREDENTIALS in application.grant_types
     member = application.service_member
+    organization = application.organization
     if uses_client_credentials and member is None:
-        application.service_member = Member.objects.create(
-            organization=application.organization, role=scope_registry.SERVICE, name=_service_member_name(application),
+        member = application.service_member = Member.objects.create(
+            organization=organization, role=scope_registry.SERVICE, name=_service_member_name(application),
             granted_scopes=application.allowed_scopes)
+        _audit("member.created", principal, organization, None, member,
+               {"role": member.role, "granted_scopes": member.granted_scopes, "oauth_application": application.id})
     elif uses_client_credentials and member.granted_scopes != application.allowed_scopes:
         member.granted_scopes = application.allowed_scopes
         member.save(update_fields=["granted_scopes"])
+        _audit("member.updated", principal, organization, None, member,
+               {"granted_scopes": member.granted_scopes, "oauth_application": application.id})
     elif not uses_client_credentials and member is not None:
         application.service_member = None
-        member.delete()
+        _remove_service_member(principal, application.id, member)
+
+
+def _remove_service_member(principal, application_id, member):
+    _audit("member.removed", principal, member.organization, None, member,
+           {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True)),
+            "oauth_application": application_id})
+    member.delete()
 
 
 def create_oauth_application(*, organization, livemode, name, client_type, grant_types, allowed_scopes, redirect_uris=(),
@@ -201,7 +214,7 @@ def create_oauth_application(*, organization, livemode, name, client_type, grant
             redirect_uris=" ".join(redirect_uris), allowed_scopes=sorted(allowed_scopes), client_secret=secret,
             algorithm=OAuthApplication.RS256_ALGORITHM, user=None,
         )
-        _sync_service_member(application)
+        _sync_service_member(application, principal)
         application.save()
         _audit("oauth_application.created", principal, organization, livemode, application,
                {"grant_types": application.grant_types, "allowed_scopes": application.allowed_scopes})
@@ -218,7 +231,7 @@ def update_oauth_application(*, principal, application, **changes):
             changes["authorization_grant_type"] = changes["grant_types"][0]
         for field, value in changes.items():
             setattr(application, field, value)
-        _sync_service_member(application)
+        _sync_service_member(application, principal)
         application.save()
         _audit("oauth_application.updated", principal, principal.organization, principal.livemode, application,
                {"fields": sorted(changes)})
@@ -229,7 +242,7 @@ def delete_oauth_application(*, principal, application):
     """Delete an application, every token it holds, and its Service member."""
     with transaction.atomic():
         _audit("oauth_application.deleted", principal, principal.organization, principal.livemode, application)
-        member = application.service_member
+        member, application_id = application.service_member, application.id
         application.delete()
         if member is not None:
-            member.delete()
+            _remove_service_member(principal, application_id, member)

@@ -10,7 +10,7 @@ from accounts import invitations, jwt, services
 from accounts.api import QueryParametersMixin, StrictSerializer, TenantCRUDViewSet, TenantViewSet
 from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
-from accounts.permissions import ANY_PRINCIPAL, WRITE_METHODS, every_method
+from accounts.permissions import ANY_PRINCIPAL, WRITE_METHODS, every_method, refuse_test_mode
 from accounts.throttling import SignInAddressThrottle, SignInDoor
 from accounts.serializers import (
     APIKeySerializer,
@@ -153,10 +153,18 @@ class OAuthApplicationViewSet(TenantCRUDViewSet):
     serializer_class = OAuthApplicationSerializer
     scope_map = every_method("org:admin")
 
+    def _refuse_test_mode_for_service_member(self, grant_types=(), application=None):
+        # An application with client credentials is a Service member of the organization (which has no
+        # mode): making, changing or deleting one changes the organization, so it takes live mode.
+        if (OAuthApplication.GRANT_CLIENT_CREDENTIALS in grant_types
+                or (application is not None and application.service_member_id)):
+            refuse_test_mode(self.request, "org:admin")
+
     @extend_schema(responses={201: OAuthApplicationWithSecretSerializer})
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        self._refuse_test_mode_for_service_member(serializer.validated_data["grant_types"])
         application, secret = services.create_oauth_application(
             organization=self.principal.organization, livemode=self.principal.livemode, principal=self.principal,
             **serializer.validated_data)
@@ -164,10 +172,12 @@ class OAuthApplicationViewSet(TenantCRUDViewSet):
         return Response(OAuthApplicationWithSecretSerializer(application, context=context).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
+        self._refuse_test_mode_for_service_member(serializer.validated_data.get("grant_types", ()), serializer.instance)
         serializer.instance = services.update_oauth_application(
             principal=self.principal, application=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
+        self._refuse_test_mode_for_service_member(application=instance)
         services.delete_oauth_application(principal=self.principal, application=instance)
 
 

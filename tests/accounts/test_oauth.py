@@ -145,7 +145,7 @@ def test_only_an_admin_manages_applications(tenant):
 
 
 def test_a_client_credentials_application_has_a_service_member_kept_in_sync(tenant):
-    admin = tenant.client("admin")
+    admin = tenant.client("admin", livemode=True)  # its Service member is organization-wide
     created = new_application(admin, grant_types=["client-credentials"], redirect_uris=[],
                               allowed_scopes=["connectors:read", "data:read"]).json()
     application = OAuthApplication.objects.get(pk=created["id"])
@@ -173,7 +173,7 @@ def test_a_client_credentials_application_has_a_service_member_kept_in_sync(tena
 
 
 def test_a_client_credentials_application_cannot_hold_admin_scopes(tenant):
-    response = new_application(tenant.client("admin"), grant_types=["client-credentials"], redirect_uris=[],
+    response = new_application(tenant.client("admin", livemode=True), grant_types=["client-credentials"], redirect_uris=[],
                                allowed_scopes=["connectors:read", "org:admin"])
     assert response.status_code == 400
 
@@ -196,12 +196,11 @@ def test_application_changes_are_audited(tenant):
 
 @pytest.mark.parametrize("livemode", [False, True])
 def test_client_credentials_give_a_token_acting_as_the_service_member(tenant, livemode):
-    admin = tenant.client("admin", livemode=livemode)
-    created = new_application(admin, grant_types=["client-credentials"], redirect_uris=[],
-                              allowed_scopes=["connectors:read", "data:read"]).json()
-    application = OAuthApplication.objects.get(pk=created["id"])
+    # Made in the console, as a test-mode one must be (a test-mode credential may not add a Service member).
+    application, secret = make_application(tenant, livemode=livemode, grant_types=["client-credentials"],
+                                           redirect_uris=[], allowed_scopes=["connectors:read", "data:read"])
 
-    response = client_credentials(application, created["client_secret"])
+    response = client_credentials(application, secret)
     assert response.status_code == 200, response.content
     token = response.json()
     assert token["access_token"].startswith("oat_") and token["token_type"] == "Bearer"

@@ -1,12 +1,15 @@
 """What an organization's audit log says about its OAuth applications' tokens beyond their issue:
 revocations (RFC 7009), a code presented twice, a revoked refresh token presented again."""
 
+import hashlib
+
 import pytest
 
 from audit.models import AuditEvent
 from tests.accounts.oauth_helpers import (
     authorization_code, browser_for, code_flow, exchange, make_application, person, pkce_pair, refresh, revoke,
 )
+from tests.support.refusals import next_minute
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +70,26 @@ def test_an_unknown_refresh_token_writes_nothing(tenant):
     application, secret = make_application(tenant)
     assert refresh(application, secret, "ort_" + "x" * 40).status_code == 400
     assert not AuditEvent.objects.filter(action="oauth.refresh_token_reused").exists()
+
+
+def test_a_code_or_refresh_token_replayed_is_one_event_a_minute_with_the_count(tenant):
+    developer = person(tenant, "developer")
+    application, secret = make_application(tenant)
+    verifier, challenge = pkce_pair()
+    code, _ = authorization_code(browser_for(developer.user), application, challenge=challenge)
+    assert exchange(application, secret, code, verifier).status_code == 200
+    first = code_flow(browser_for(developer.user), application, secret)
+    assert refresh(application, secret, first["refresh_token"]).status_code == 200
+    for _ in range(5):
+        assert exchange(application, secret, code, verifier).status_code == 400
+        assert refresh(application, secret, first["refresh_token"]).status_code == 400
+    for action in ("oauth.code_reused", "oauth.refresh_token_reused"):
+        [event] = events(action, application)
+        assert event.metadata == {"count": 1}
+    next_minute(f"oauth.code_reused:{hashlib.sha256(code.encode()).hexdigest()}")
+    next_minute(f"oauth.refresh_token_reused:{hashlib.sha256(first['refresh_token'].encode()).hexdigest()}")
+    exchange(application, secret, code, verifier)
+    refresh(application, secret, first["refresh_token"])
+    for action in ("oauth.code_reused", "oauth.refresh_token_reused"):
+        counts = [event.metadata["count"] for event in sorted(events(action, application), key=lambda e: e.created_at)]
+        assert counts == [1, 5]  # four held back, and this one

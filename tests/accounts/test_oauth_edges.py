@@ -63,7 +63,7 @@ def user_less_token(application, scope):
 
 
 def test_a_client_credentials_application_needs_no_redirect_uris(tenant):
-    response = tenant.client("admin").post(APPLICATIONS, {
+    response = tenant.client("admin", livemode=True).post(APPLICATIONS, {
         "name": "Nightly sync", "client_type": "confidential", "grant_types": ["client-credentials"],
         "allowed_scopes": ["connectors:read"]}, format="json")
     assert response.status_code == 201, response.content
@@ -73,7 +73,7 @@ def test_a_client_credentials_application_needs_no_redirect_uris(tenant):
 
 def test_the_longest_application_name_fits_its_service_member(tenant):
     name = "N" * 200
-    response = tenant.client("admin").post(APPLICATIONS, {
+    response = tenant.client("admin", livemode=True).post(APPLICATIONS, {
         "name": name, "client_type": "confidential", "grant_types": ["client-credentials"],
         "allowed_scopes": ["connectors:read"]}, format="json")
     assert response.status_code == 201, response.content
@@ -261,11 +261,11 @@ def test_a_refresh_with_nothing_left_within_the_application_is_refused(tenant):
 
 def test_a_person_token_ends_when_the_application_stops_allowing_authorization_code(tenant):
     developer = person(tenant, "developer")
-    application, secret = make_application(tenant, grant_types=["authorization-code", "client-credentials"],
+    application, secret = make_application(tenant, livemode=True, grant_types=["authorization-code", "client-credentials"],
                                            allowed_scopes=["connectors:read"])
     token = code_flow(browser_for(developer.user), application, secret)
     assert me(token["access_token"]).status_code == 200
-    assert tenant.client("admin").patch(f"{APPLICATIONS}/{application.id}", {"grant_types": ["client-credentials"]},
+    assert tenant.client("admin", livemode=True).patch(f"{APPLICATIONS}/{application.id}", {"grant_types": ["client-credentials"]},
                                         format="json").status_code == 200
     api_error(me(token["access_token"]))
     assert introspect(application, secret, token["access_token"]).json() == {"active": False}
@@ -278,13 +278,14 @@ def test_a_person_token_ends_when_the_application_stops_allowing_authorization_c
 @pytest.mark.usefixtures("credential_cache_on")
 def test_a_cached_token_is_narrowed_on_the_next_request(tenant):
     developer = person(tenant, "developer")
-    application, secret = make_application(tenant, allowed_scopes=["connectors:read", "data:read"])
+    application, secret = make_application(tenant, livemode=True, allowed_scopes=["connectors:read", "data:read"])
     token = code_flow(browser_for(developer.user), application, secret, scope="connectors:read data:read")
     for _ in range(2):  # loaded, then verified against the generation: served from memory from now on
         assert me(token["access_token"]).json()["scopes"] == ["connectors:read", "data:read"]
-    tenant.client("admin").patch(f"{APPLICATIONS}/{application.id}", {"allowed_scopes": ["data:read"]}, format="json")
+    admin = tenant.client("admin", livemode=True)  # client credentials add a Service member: live mode
+    admin.patch(f"{APPLICATIONS}/{application.id}", {"allowed_scopes": ["data:read"]}, format="json")
     assert me(token["access_token"]).json()["scopes"] == ["data:read"]
-    tenant.client("admin").patch(f"{APPLICATIONS}/{application.id}",
+    admin.patch(f"{APPLICATIONS}/{application.id}",
                                  {"grant_types": ["client-credentials"], "allowed_scopes": ["data:read"]}, format="json")
     api_error(me(token["access_token"]))
 
@@ -324,10 +325,10 @@ def test_a_removed_members_tokens_stay_dead_when_they_come_back(tenant, removal)
 
 
 def test_a_service_members_tokens_stay_dead_when_client_credentials_come_back(tenant):
-    application, secret = service_application(tenant)
+    application, secret = service_application(tenant, livemode=True)
     token = client_credentials(application, secret).json()["access_token"]
     assert me(token).status_code == 200
-    admin = tenant.client("admin")
+    admin = tenant.client("admin", livemode=True)
     admin.patch(f"{APPLICATIONS}/{application.id}", {"grant_types": ["authorization-code"],
                                                      "redirect_uris": [REDIRECT_URI]}, format="json")
     api_error(me(token))
@@ -345,9 +346,9 @@ def test_deleting_a_person_or_an_application_holding_tokens_still_works(tenant):
     developer.user.delete()  # the membership goes in the same cascade as the tokens
     assert not AccessToken.objects.exists() and not Member.objects.filter(pk=developer.pk).exists()
 
-    service, service_secret = service_application(tenant)
+    service, service_secret = service_application(tenant, livemode=True)
     client_credentials(service, service_secret)
-    assert tenant.client("admin").delete(f"{APPLICATIONS}/{service.id}").status_code == 204
+    assert tenant.client("admin", livemode=True).delete(f"{APPLICATIONS}/{service.id}").status_code == 204
     assert not AccessToken.objects.exists()
 
 

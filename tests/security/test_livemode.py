@@ -125,3 +125,60 @@ def test_a_service_member_of_a_test_mode_application_gets_no_live_key(tenant):
                                format="json")
     assert response.status_code == 201
     assert api_client(response.json()["secret"]).get("/api/v1/connectors").status_code == 200
+
+
+# An OAuth application with client credentials is a Service member of the organization: making, changing or
+# deleting one is organization-wide, whatever the application's mode.
+
+CLIENT_CREDENTIALS_APP = {"name": "Billing sync", "client_type": "confidential", "grant_types": ["client_credentials"],
+                          "allowed_scopes": ["data:read"]}
+
+
+def applications_and_members(tenant):
+    from accounts.models import OAuthApplication
+
+    return (sorted(OAuthApplication.objects.filter(organization=tenant.org).values_list("id", "grant_types", "allowed_scopes")),
+            members_and_invitations(tenant)[0])
+
+
+@pytest.mark.parametrize("kind", CREDENTIAL_KINDS)
+def test_a_test_mode_admin_cannot_make_change_or_delete_an_applications_service_member(tenant, kind):
+    test_admin = tenant.client("admin", livemode=False, kind=kind)
+    with_service_member = make_oauth_application(tenant, livemode=False)  # as the console may make one
+    created = test_admin.post("/api/v1/oauth-applications", {**CLIENT_CREDENTIALS_APP, "grant_types": ["authorization_code"],
+                                                             "redirect_uris": ["https://partner.example.com/cb"]},
+                              format="json")
+    assert created.status_code == 201, created.content  # no Service member: test-mode data
+    without = created.json()["id"]
+    before, events_before = applications_and_members(tenant), AuditEvent.objects.count()
+    attacks = [
+        ("post", "/api/v1/oauth-applications", CLIENT_CREDENTIALS_APP),
+        ("patch", f"/api/v1/oauth-applications/{without}", {"grant_types": ["authorization_code", "client_credentials"]}),
+        ("patch", f"/api/v1/oauth-applications/{with_service_member.id}", {"allowed_scopes": ["data:read"]}),
+        ("patch", f"/api/v1/oauth-applications/{with_service_member.id}", {"name": "Renamed"}),
+        ("delete", f"/api/v1/oauth-applications/{with_service_member.id}", None),
+    ]
+    for method, path, body in attacks:
+        refused(getattr(test_admin, method)(path, body, format="json"))
+    assert applications_and_members(tenant) == before
+    assert AuditEvent.objects.count() == events_before + 1  # one access.denied, counting the refusals
+    # What has no Service member stays test-mode data a test key manages.
+    assert test_admin.patch(f"/api/v1/oauth-applications/{without}", {"name": "Renamed"}, format="json").status_code == 200
+    assert test_admin.delete(f"/api/v1/oauth-applications/{without}").status_code == 204
+
+
+def test_an_applications_service_member_comes_and_goes_with_organization_wide_events(tenant):
+    live_admin = tenant.client("admin", livemode=True)
+    created = live_admin.post("/api/v1/oauth-applications", CLIENT_CREDENTIALS_APP, format="json").json()
+    service_id = Member.objects.get(role="service", name="Billing sync (OAuth)").id
+    live_admin.patch(f"/api/v1/oauth-applications/{created['id']}", {"allowed_scopes": ["data:read", "connectors:read"]},
+                     format="json")
+    assert live_admin.delete(f"/api/v1/oauth-applications/{created['id']}").status_code == 204
+    events = AuditEvent.objects.filter(target_id=service_id).order_by("created_at")
+    assert [(event.action, event.livemode) for event in events] == [
+        ("member.created", True), ("member.updated", True), ("member.removed", True)]
+    assert [event.metadata["oauth_application"] for event in events] == [created["id"]] * 3
+    assert events[1].metadata["granted_scopes"] == ["connectors:read", "data:read"]
+    test_reader = tenant.client("admin", livemode=False)
+    listed = {event["id"] for event in test_reader.get("/api/v1/audit-events?limit=100").json()["data"]}
+    assert {event.id for event in events} <= listed

@@ -5,14 +5,13 @@ Runs on the local-memory cache (SQLite) and on Redis (PostgreSQL + REDIS_URL) al
 """
 
 import pytest
-from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from accounts import gate, keys
 from accounts.models import APIKey
 from audit.models import AuditEvent
 from tests.conftest import api_client
+from tests.support.refusals import next_minute
 
 pytestmark = pytest.mark.django_db
 
@@ -26,17 +25,6 @@ def refusal_rates(settings):
             **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
             "refused_address": per_address, "refused_credential": per_credential}}
     return set_rates
-
-
-def next_minute(audit_key):
-    """As if the minute of ``audit_key``'s last audited refusal had passed (no sleeping in tests)."""
-    key = gate._audit_window_key(audit_key)
-    if django_settings.REDIS_URL:
-        from django_redis import get_redis_connection
-
-        get_redis_connection("default").delete(key)
-    else:
-        cache.delete(key)
 
 
 def revoked_key(tenant):
