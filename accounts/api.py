@@ -46,12 +46,13 @@ def _json_type_error(field, value):
         if isinstance(field, field_class):
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 return f"Must be {name}."
-            if isinstance(field, (serializers.ListField, serializers.DictField)) and field.child is not None:
+            # Scalar items only: a list of objects (workflow steps) reports each item's errors by position.
+            containers = (serializers.ListField, serializers.DictField)
+            if isinstance(field, containers) and field.child is not None and not isinstance(field.child, containers):
                 items = value if isinstance(field, serializers.ListField) else value.values()
                 first = next((error for item in items if (error := _json_type_error(field.child, item))), None)
                 noun = "item" if isinstance(field, serializers.ListField) else "value"
-                kind = first and first.removeprefix("Must be ")
-                return f"Every {noun} must be {kind}" if kind and kind != first else first
+                return f"Every {noun} must be {first[len('Must be '):]}" if first else None
             return None
     return None
 
