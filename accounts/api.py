@@ -34,6 +34,7 @@ _JSON_TYPES = (
     (serializers.FloatField, (int, float), "a number"),
     (serializers.DateTimeField, (str,), "a string"),
     (serializers.ListField, (list,), "a list"),
+    (serializers.DictField, (dict,), "an object"),
 )
 
 
@@ -45,10 +46,13 @@ def _json_type_error(field, value):
         if isinstance(field, field_class):
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 return f"Must be {name}."
-            if isinstance(field, serializers.ListField) and field.child is not None:
-                errors = [_json_type_error(field.child, item) for item in value]
-                first = next((error for error in errors if error), None)
-                return f"Every item must be {first[len('Must be '):]}" if first else None
+            # Scalar items only: a list of objects (workflow steps) reports each item's errors by position.
+            containers = (serializers.ListField, serializers.DictField)
+            if isinstance(field, containers) and field.child is not None and not isinstance(field.child, containers):
+                items = value if isinstance(field, serializers.ListField) else value.values()
+                first = next((error for item in items if (error := _json_type_error(field.child, item))), None)
+                noun = "item" if isinstance(field, serializers.ListField) else "value"
+                return f"Every {noun} must be {first[len('Must be '):]}" if first else None
             return None
     return None
 

@@ -9,7 +9,10 @@ SQLite and PostgreSQL:
 - ``__gt``, ``__gte``, ``__lt``, ``__lte`` take a number or a string, and only compare with values of
   that type (strings by code point);
 - a record without the field matches no filter, ``__ne`` included;
-- an unknown or empty operator (``amount__x``, ``amount__``) is a 400 naming the parameter.
+- an unknown or empty operator (``amount__x``, ``amount__``) is a 400 naming the parameter, and so is a
+  whole number beyond the signed 64-bit range (see ``_number``). A stored number that a double cannot
+  hold (more than 17 significant digits, or an integer beyond 64 bits that is not a double) is compared
+  on SQLite as the double nearest to it, on PostgreSQL exactly.
 
 Ordering by a field sorts numbers, then strings, then false, true, then arrays, then objects; records
 whose value is null or missing come last, in both directions; ties go by seq. Naming a field that no
@@ -153,12 +156,16 @@ def _field_name(name, param):
 
 
 def _number(value, param):
-    """A Value to compare numbers with, typed so that integers compare exactly."""
+    """A Value to compare numbers with, read alike by both databases. A whole number (``10``, ``1e18``)
+    compares as a 64-bit integer, exactly on both. Beyond 64 bits SQLite reads a number as a double and
+    PostgreSQL as an exact decimal (9223372036854775808 and 9.223372036854776e18 are one double, two
+    decimals), so their answers would differ: such a whole number is refused. Any other number has a
+    fraction, so it lies within ±2**52 and compares alike."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not -INT64 <= value < INT64:
-        try:
-            value = float(value)  # beyond 64 bits: SQLite cannot bind it as an integer
-        except OverflowError:  # beyond a double too: no stored number can be compared with it
-            raise _invalid(param, "Numbers to compare must lie within ±1.7e308.")
+        raise _invalid(param, f"Whole numbers to compare must lie within the signed 64-bit range, {-INT64} to "
+                              f"{INT64 - 1}.")
     return Value(value, output_field=FloatField() if isinstance(value, float) else IntegerField())
 
 

@@ -1,12 +1,12 @@
 """The registry of connector types. Each type names a serializer for its config and one for its
 credentials; a connector's body is validated against them."""
 
-import re
 from dataclasses import dataclass
 
 from rest_framework import serializers
 
 from accounts.api import StrictSerializer
+from config.credentials import credential_in_url, is_credential_name, looks_like_credential
 
 MAX_HEADERS = 20
 
@@ -21,35 +21,9 @@ class HttpsURLField(serializers.URLField):
         return url
 
 
-# Header names that carry a credential. ``config`` is shown to anyone who may read connectors and stored
-# in clear, so these go in ``credentials`` (encrypted, write-only). Names are compared lower-cased with
-# '-' and '_' removed, so case and separator variants (X_API_KEY, xApiKey, Proxy-Authorization) match.
-CREDENTIAL_HEADER_WORDS = (
-    "authorization", "authorisation", "authentication", "cookie", "token", "secret", "password", "passwd",
-    "passphrase", "credential", "apikey", "accesskey", "privatekey", "session",
-)
-# Whole words between separators: short enough to sit inside ordinary names (keyword, author, passenger).
-CREDENTIAL_HEADER_SEGMENTS = {"key", "auth", "authn", "pass", "pwd", "pw", "jwt", "bearer", "sid", "sig"}
-# A value in an authentication scheme's form (RFC 9110 11.4), a JWT, or one of this platform's own secrets
-# is a credential whatever the header's name.
-CREDENTIAL_VALUE = re.compile(
-    r"^\s*(?i:bearer|basic|digest|negotiate|ntlm|token|apikey)\s+\S{8,}"
-    r"|\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\."
-    r"|\b(?:sk_live_|sk_test_|whsec_|oat_|ort_)[0-9A-Za-z]{16,}"
-)
-
-
-def is_credential_header(name):
-    """Whether a header of this name carries a credential (Authorization, Cookie, X-Api-Key, *-Token...)."""
-    lowered = name.strip().lower()
-    compact = re.sub(r"[-_\s]", "", lowered)
-    segments = set(re.split(r"[-_\s]+", lowered))
-    return any(word in compact for word in CREDENTIAL_HEADER_WORDS) or bool(segments & CREDENTIAL_HEADER_SEGMENTS)
-
-
 def carries_credential(name, value):
     """Whether a header carries a credential, by its name or by its value's form."""
-    return is_credential_header(name) or bool(CREDENTIAL_VALUE.search(str(value)))
+    return is_credential_name(name) or looks_like_credential(value)
 
 
 class HeadersField(serializers.DictField):
@@ -72,9 +46,36 @@ class HeadersField(serializers.DictField):
         return headers
 
 
+class QueryField(serializers.DictField):
+    """Query parameters added to every request: at most MAX_HEADERS, names of 1 to 128 characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.CharField(max_length=1024, allow_blank=True, trim_whitespace=False),
+                         **kwargs)
+
+    def to_internal_value(self, data):
+        params = super().to_internal_value(data)
+        if len(params) > MAX_HEADERS:
+            raise serializers.ValidationError(f"At most {MAX_HEADERS} query parameters.")
+        if any(not name or len(name) > 128 for name in params):
+            raise serializers.ValidationError("Query parameter names are 1 to 128 characters.")
+        return params
+
+
+# Where a credential goes instead of config, which is readable by anyone who may read connectors.
+PUT_IN_CREDENTIALS = ("put it in credentials (token, headers or query), which are encrypted and never shown "
+                      "(config is readable by anyone who may read connectors).")
+
+
 class HTTPConfig(StrictSerializer):
     base_url = HttpsURLField(max_length=2048)
     headers = HeadersField(required=False, default=dict)
+
+    def validate_base_url(self, url):
+        found = credential_in_url(url)
+        if found:  # said without repeating it
+            raise serializers.ValidationError(f"The URL carries a credential ({found}): {PUT_IN_CREDENTIALS}")
+        return url
 
     def validate_headers(self, headers):
         for name, value in headers.items():
@@ -88,10 +89,12 @@ class HTTPConfig(StrictSerializer):
 
 class HTTPCredentials(StrictSerializer):
     """``token`` is sent as ``Authorization: Bearer <token>``; ``headers`` (API keys, cookies, any header
-    that carries a secret) are sent as they are."""
+    that carries a secret) are sent as they are; ``query`` (``api_key=...`` for APIs that take a key in
+    the URL) is added to every request's query string."""
 
     token = serializers.CharField(max_length=4096, required=False, trim_whitespace=False)
     headers = HeadersField(required=False, trim_values=False)
+    query = QueryField(required=False)
 
 
 class PostgreSQLConfig(StrictSerializer):

@@ -2,6 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts.api import ObjectTypeField, TenantModelSerializer
+from config.credentials import credential_in_url
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import WebhookEndpoint
 
@@ -22,6 +23,11 @@ class WebhookEndpointSerializer(TenantModelSerializer):
     def validate_url(self, url):
         if not url.lower().startswith("https://") and not (settings.OPENPAAS_WEBHOOK_ALLOW_HTTP and url.lower().startswith("http://")):
             raise serializers.ValidationError("Must be an https URL.")
+        found = credential_in_url(url)
+        if found:  # said without repeating it; the URL is shown to anyone who manages webhooks
+            raise serializers.ValidationError(
+                f"Webhook URLs cannot carry credentials ({found}): deliveries are signed with the endpoint's "
+                "signing secret, which the receiver verifies.")
         return url
 
     def validate_events(self, events):

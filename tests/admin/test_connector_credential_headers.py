@@ -1,4 +1,4 @@
-"""The console changes a connector's config through the API's serializer: a header that carries a
+"""The console changes a connector's config through the API's serializer: a header (or a URL) that carries a
 credential is refused there too, with the same message, and the connector is unchanged."""
 
 import json
@@ -7,7 +7,7 @@ import pytest
 
 from audit.models import AuditEvent
 from tests.admin.conftest import admin_url, html
-from tests.factories import make_connector, snapshot
+from tests.factories import make_connector, make_webhook_endpoint, snapshot
 
 CANARY = "cnry-3f0a-console-header-canary"
 
@@ -30,3 +30,21 @@ def test_ordinary_headers_are_accepted_in_the_console(org_admin, tenant):
     assert response.status_code == 302, response.content.decode()[:500]
     connector.refresh_from_db()
     assert connector.config == config
+
+
+def test_a_credential_in_a_url_is_refused_in_the_console(org_admin, tenant):
+    """The console validates with the API's serializers: a connector's base_url and a webhook's url."""
+    connector = make_connector(tenant)
+    before = snapshot(connector)
+    config = {"base_url": f"https://user:{CANARY}@billing.example.com"}
+    page = html(org_admin.post(admin_url(connector, "change"), {"name": "Billing", "config": json.dumps(config)}))
+    assert "The URL carries a credential (a user name or password): put it in credentials" in page
+    assert snapshot(connector) == before
+    endpoint = make_webhook_endpoint(tenant)
+    form = {"url": f"https://hooks.example.com/in?token={CANARY}", "description": "", "events": ["connector.created"],
+            "enabled": "on"}
+    page = html(org_admin.post(admin_url(endpoint, "change"), form))
+    assert "Webhook URLs cannot carry credentials (the parameter &#x27;token&#x27;)" in page
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://hooks.example.com/in"
+    assert not AuditEvent.objects.filter(action__endswith=".updated").exists()

@@ -23,17 +23,26 @@ CREDENTIAL_HEADERS = [
     "X-Auth-Token", "X-Access-Token", "X-Refresh-Token", "X-Amz-Security-Token", "X-Vault-Token", "Private-Token",
     "X-CSRF-Token", "X-Client-Secret", "Client-Secret", "X-Goog-Api-Key", "Ocp-Apim-Subscription-Key",
     "X-Password", "X-Session-Id", "X-Auth", "X-JWT-Assertion", "X-Credentials", "X-Access-Key", "Private-Key",
+    # camelCase *Key names, run-together names ending in key/token/pass, digits, and more words (review 2)
+    "X-AppKey", "X-AuthKey", "X-ClientKey", "X-MasterKey", "X-UserKey", "X-LicenseKey", "AppKey", "X-Appkey",
+    "X-Api-Keys", "X-Userpass", "X-Auth2", "X-Passkey", "X-Passcode", "X-Creds", "X-Pat", "X-Github-Pat",
+    "X-GithubPAT", "X-Oauth", "X-Signature", "X-Api-Signature",
 ]
 ORDINARY_HEADERS = [
     "Accept", "Content-Type", "User-Agent", "X-Request-Id", "Accept-Language", "Accept-Encoding", "Cache-Control",
     "If-None-Match", "X-Correlation-Id", "X-Forwarded-For", "X-Tenant", "X-Keyword", "X-Author",
     "X-Passenger-Count", "Prefer", "X-GitHub-Api-Version", "X-Amz-Date", "X-Requested-With",
+    "X-Request-ID", "X-Compat", "X-Patch-Level", "X-Keyboard-Layout",
+    "Idempotency-Key",  # a request's id, not a secret (and a fixed one in config would be a mistake, not a leak)
 ]
 # Values that are credentials whatever the header is called.
 CREDENTIAL_VALUES = [
     f"Bearer {CANARY}", f"bearer  {CANARY}", f"Basic {CANARY}", f"Token {CANARY}",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2lnbmF0dXJl",
     "sk_live_" + "C" * 49, "whsec_" + "C" * 32,
+    f"Bearer:{CANARY}", f"Token: {CANARY}", f"token={CANARY}",  # a scheme glued to its value
+    "ghp_" + "C" * 36, "github_pat_" + "C" * 40, "xoxb-1234567890-" + "C" * 24, "AKIA" + "C" * 16,
+    "glpat-" + "C" * 20, "rk_live_" + "C" * 24, "AIza" + "C" * 35, "sk-proj-" + "C" * 40,
 ]
 
 
@@ -74,11 +83,13 @@ def test_a_credential_value_in_config_is_refused_whatever_the_header(dev, value)
 
 
 def test_ordinary_headers_stay_in_config(dev):
-    headers = {name: "v" for name in ORDINARY_HEADERS}
-    response = dev.post(URL, http_body(headers), format="json")
-    assert response.status_code == 201, response.content
-    assert response.json()["config"]["headers"] == headers
-    response = dev.post(URL, http_body({"X-Plan": "Basic plan", "Accept": "text/csv"}), format="json")
+    for start in range(0, len(ORDINARY_HEADERS), 20):  # at most 20 headers a connector
+        headers = {name: "v" for name in ORDINARY_HEADERS[start:start + 20]}
+        response = dev.post(URL, http_body(headers), format="json")
+        assert response.status_code == 201, response.content
+        assert response.json()["config"]["headers"] == headers
+    response = dev.post(URL, http_body({"X-Plan": "Basic plan", "Accept": "text/csv", "X-Mode": "token bucket"}),
+                        format="json")
     assert response.status_code == 201, response.content
 
 

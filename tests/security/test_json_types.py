@@ -4,7 +4,7 @@ schemathesis's negative_data_rejection check."""
 
 import pytest
 
-from connectors.models import Dataset
+from connectors.models import Connector, Dataset
 from tests.factories import make_api_key, make_dataset, make_webhook_endpoint, snapshot
 
 
@@ -52,6 +52,23 @@ def test_a_list_of_strings_takes_only_strings(tenant):
     response = tenant.client("developer").post("/api/v1/webhook-endpoints", {"url": "https://hooks.example.com/a", "events": [1]}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["details"] == {"events": ["Every item must be a string."]}
+
+
+@pytest.mark.parametrize("where", ["config", "credentials"])
+@pytest.mark.parametrize("value,message", [
+    (123, "Every value must be a string."), (1.5, "Every value must be a string."),
+    (True, "Every value must be a string."), (["a-list-item"], "Every value must be a string."),
+    ({"k": "an-object-value"}, "Every value must be a string."), ("not an object", "Must be an object."),
+], ids=["integer", "float", "boolean", "list", "object", "headers a string"])
+def test_connector_header_values_take_only_strings(tenant, where, value, message):
+    """An http connector's headers (in config and in credentials) were stored as "123" for 123."""
+    headers = value if message == "Must be an object." else {"X-Plan": value}
+    body = {"name": "h", "type": "http", "config": {"base_url": "https://api.example.com"}}
+    body[where] = {**body.get(where, {}), "headers": headers}
+    response = tenant.client("developer").post("/api/v1/connectors", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {where: {"headers": [message]}}
+    assert not Connector.objects.exists()
 
 
 def test_values_of_the_right_type_are_taken(tenant):
