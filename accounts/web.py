@@ -11,7 +11,6 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -292,9 +291,7 @@ class InvitationView(TemplateView):
             if not form.is_valid():
                 return self.render_to_response(self.get_context_data(form=form), status=400)
             try:
-                with transaction.atomic():  # no account is left behind when joining fails
-                    user = User.objects.create_user(email=self.invitation.email, password=form.cleaned_data["password"])
-                    invitations.accept(token=self.token, user=user)
+                user = invitations.join(token=self.token, password=form.cleaned_data["password"]).user
             except Conflict as exc:
                 return _refused(request, exc)
             complete_sign_in(request, user)
