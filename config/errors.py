@@ -147,12 +147,14 @@ _PAGE_MESSAGES = {
 }
 
 
-# Paths that programs call: the API, the OAuth endpoints and their metadata, the health probes.
+# Paths that programs call: the API, the OAuth endpoints and their metadata, the health probes, and the
+# roots of the first three without their slash (/oauth is the OAuth issuer).
 PROGRAM_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/healthz", "/readyz")
+PROGRAM_ROOTS = ("/api", "/oauth", "/.well-known")
 
 
 def for_programs(request):
-    return request.path.startswith(PROGRAM_PREFIXES)
+    return request.path.startswith(PROGRAM_PREFIXES) or request.path in PROGRAM_ROOTS
 
 
 def _page(request, status_code, message=None):
