@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -105,12 +106,36 @@ def pending_by_token(token):
     return invitation
 
 
+NO_LONGER_VALID = "This invitation link is no longer valid."
+
+
+def _locked_pending(token):
+    """The pending invitation of a link, locked until the transaction ends; Conflict when there is none
+    (any more). Concurrent requests with one link wait here for each other: the first one uses it."""
+    invitation = Invitation.objects.select_for_update().filter(token_digest=_digest(token)).first()
+    if invitation is None or invitation.status() != "pending":
+        raise Conflict(NO_LONGER_VALID)
+    return invitation
+
+
+def join(*, token, password):
+    """A newcomer joins: their account is created and the invitation accepted at once, or neither. The
+    link works once: a concurrent request with it, or an account made for the email meanwhile, is a
+    Conflict (the link is no longer valid)."""
+    hashed = make_password(password)  # before taking the lock: hashing is slow, and SQLite has one writer
+    try:
+        with transaction.atomic():
+            invitation = _locked_pending(token)
+            user = User.objects.create(email=invitation.email, password=hashed)
+            return accept(token=token, user=user)
+    except IntegrityError:  # the email's account was made elsewhere meanwhile (another organization's link)
+        raise Conflict(NO_LONGER_VALID)
+
+
 def accept(*, token, user):
     """Join: the person becomes a member with the invited role. The link works once."""
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().filter(token_digest=_digest(token)).first()
-        if invitation is None or invitation.status() != "pending":
-            raise Conflict("This invitation link is no longer valid.")
+        invitation = _locked_pending(token)
         if invitation.email != user.email.lower():
             raise Conflict("This invitation was sent to another email address.")
         try:

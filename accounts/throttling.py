@@ -48,7 +48,7 @@ class PrincipalRateThrottle(BaseThrottle):
 # django-axes counts failures per account (and address), which alone lets one address try a password on
 # every account (spraying), or guess client secrets and codes at the OAuth token endpoint. So every door
 # that checks a secret of someone who is not signed in yet (/login and its code step, the JWT token and
-# refresh endpoints, the OAuth token endpoint) takes one attempt from ONE budget per client address,
+# refresh endpoints, the OAuth token, revocation and introspection endpoints) takes one attempt from ONE budget per client address,
 # OPENPAAS_RATE_SIGN_IN (default 30 a minute): an attacker gains nothing by switching doors. A successful
 # attempt is given back, so only failures spend the budget: people signing in behind one NAT are not held
 # up by each other, and an attacker who can sign in somewhere gains nothing either. Taking happens

@@ -3,6 +3,7 @@ is in accounts.signin, the account pages in accounts.account_pages."""
 
 import hashlib
 import json
+from functools import partial
 
 from django import forms
 from django.conf import settings
@@ -10,7 +11,6 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -23,7 +23,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect, get_oauthlib_core
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.views import AuthorizationView, IntrospectTokenView, TokenView
+from oauth2_provider.views import AuthorizationView, IntrospectTokenView, RevokeTokenView, TokenView
 
 from accounts import invitations
 from accounts.models import Member, OAuthApplication, User
@@ -142,32 +142,48 @@ def _oauth_refusal(status, error, description, retry_after):
     return response
 
 
+def _within_sign_in_budget(request, endpoint, answer):
+    """``answer()``, a client's request to an OAuth endpoint that checks its secret, counted as an attempt
+    of its address against the sign-in budget shared with /login and the JWT endpoints
+    (accounts.throttling), and given back when it succeeds (200): a spent budget is 429 ``slow_down``
+    (RFC 8628's token endpoint error for a client asking too often), an unreachable cache 503
+    ``temporarily_unavailable``, both with Retry-After and before any secret is checked (each check is a
+    password hash: guessing must not burn CPU either)."""
+    try:
+        attempt = take_sign_in_attempt(request)
+    except SignInUnavailable:
+        return _oauth_refusal(503, "temporarily_unavailable", f"The {endpoint} endpoint is unavailable for a moment.",
+                              UNAVAILABLE_RETRY_AFTER)
+    if attempt is not None and attempt.refused:
+        return _oauth_refusal(429, "slow_down", f"Too many {endpoint} requests from this address. Retry after "
+                              f"{attempt.retry_after} seconds.", attempt.retry_after)
+    response = answer()
+    if response.status_code == 200:
+        give_back_sign_in_attempt(request)
+    return response
+
+
 class SupportedGrantsTokenView(TokenView):
     """The token endpoint for the grants of OAUTH2_GRANT_TYPES_SUPPORTED only. django-oauth-toolkit sends
     the device code grant to its own handler before oauthlib sees the request, and oauthlib's server
-    knows grants this one does not offer (password): anything else is unsupported_grant_type.
-
-    Each request is an attempt of its client address against the sign-in budget shared with /login
-    and the JWT endpoints (accounts.throttling), given back when it gets a token: a spent budget is 429
-    ``slow_down`` (RFC 8628's token endpoint error for a client asking too often), an unreachable cache
-    503 ``temporarily_unavailable``, both with Retry-After."""
+    knows grants this one does not offer (password): anything else is unsupported_grant_type. Within
+    the sign-in budget (_within_sign_in_budget)."""
 
     def post(self, request, *args, **kwargs):
-        try:
-            attempt = take_sign_in_attempt(request)
-        except SignInUnavailable:
-            return _oauth_refusal(503, "temporarily_unavailable", "The token endpoint is unavailable for a moment.",
-                                  UNAVAILABLE_RETRY_AFTER)
-        if attempt is not None and attempt.refused:
-            return _oauth_refusal(429, "slow_down", f"Too many token requests from this address. Retry after "
-                                  f"{attempt.retry_after} seconds.", attempt.retry_after)
+        return _within_sign_in_budget(request, "token", partial(self._token_response, request, *args, **kwargs))
+
+    def _token_response(self, request, *args, **kwargs):
         supported = oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED
         if any(grant_type not in supported for grant_type in request.POST.getlist("grant_type")):
             return _oauth_error(oauth_errors.UnsupportedGrantTypeError())
-        response = super().post(request, *args, **kwargs)
-        if response.status_code == 200:
-            give_back_sign_in_attempt(request)
-        return response
+        return super().post(request, *args, **kwargs)
+
+
+class BudgetedRevokeTokenView(RevokeTokenView):
+    """RFC 7009 revocation, within the sign-in budget (_within_sign_in_budget): it checks client secrets."""
+
+    def post(self, request, *args, **kwargs):
+        return _within_sign_in_budget(request, "revocation", partial(super().post, request, *args, **kwargs))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -175,7 +191,8 @@ class SupportedGrantsTokenView(TokenView):
 class OwnTokensIntrospectView(IntrospectTokenView):
     """RFC 7662 introspection for a client about its own tokens: any other token is inactive to it,
     so one organization's client learns nothing of another's tokens, and so is a token the API
-    refuses. Only a client authenticates here (never a bearer token)."""
+    refuses. Only a client authenticates here (never a bearer token), within the sign-in budget
+    (_within_sign_in_budget)."""
 
     def dispatch(self, request, *args, **kwargs):
         # django-oauth-toolkit's dispatch answers an unauthenticated request with an empty 403; post()
@@ -193,6 +210,9 @@ class OwnTokensIntrospectView(IntrospectTokenView):
         return oauth_request.client
 
     def post(self, request, *args, **kwargs):
+        return _within_sign_in_budget(request, "introspection", partial(self._introspection, request))
+
+    def _introspection(self, request):
         client = self._client(request)
         if client is None:
             return _oauth_error(oauth_errors.InvalidClientError())
@@ -271,9 +291,7 @@ class InvitationView(TemplateView):
             if not form.is_valid():
                 return self.render_to_response(self.get_context_data(form=form), status=400)
             try:
-                with transaction.atomic():  # no account is left behind when joining fails
-                    user = User.objects.create_user(email=self.invitation.email, password=form.cleaned_data["password"])
-                    invitations.accept(token=self.token, user=user)
+                user = invitations.join(token=self.token, password=form.cleaned_data["password"]).user
             except Conflict as exc:
                 return _refused(request, exc)
             complete_sign_in(request, user)

@@ -147,16 +147,19 @@ _PAGE_MESSAGES = {
 }
 
 
-# Paths that programs call: the API, the OAuth endpoints and their metadata, the health probes.
+# Paths that programs call: the API, the OAuth endpoints and their metadata, the health probes, and the
+# roots of the first three without their slash (/oauth is the OAuth issuer).
 PROGRAM_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/healthz", "/readyz")
+PROGRAM_ROOTS = ("/api", "/oauth", "/.well-known")
 
 
 def for_programs(request):
-    return request.path.startswith(PROGRAM_PREFIXES)
+    return request.path.startswith(PROGRAM_PREFIXES) or request.path in PROGRAM_ROOTS
 
 
-def _page(request, status_code):
-    title, message = _PAGE_MESSAGES[status_code]
+def _page(request, status_code, message=None):
+    title, default_message = _PAGE_MESSAGES[status_code]
+    message = message or default_message
     html = render_to_string("error.html", {"title": title, "message": message,
                                            "request_id": getattr(request, "request_id", "")})
     return HttpResponse(html, status=status_code)
@@ -184,3 +187,19 @@ def handler403(request, exception=None):
     if not for_programs(request):
         return _page(request, 403)
     return error_response(403, PERMISSION, "forbidden", "You do not have permission to perform this action.", request=request)
+
+
+# Forms that people send are the only requests CSRF protection refuses: the API and the OAuth endpoints
+# programs call are exempt. The consent form (/oauth/authorize/) is a person's page under a program prefix.
+CSRF_FORM_UNDER_PROGRAM_PREFIX = "/oauth/authorize/"
+CSRF_FAILURE_MESSAGE = ("The form could not be accepted: it was open too long or came from another site. "
+                        "Go back, reload the page and send it again.")
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: the 403 page (the JSON 403 on a program path, such as a POST to /healthz), under
+    the Content-Security-Policy, unlike Django's page with its inline style. The reason is for the log only:
+    CsrfViewMiddleware logs it (django.security.csrf) with the request id."""
+    if for_programs(request) and not request.path.startswith(CSRF_FORM_UNDER_PROGRAM_PREFIX):
+        return handler403(request)
+    return _page(request, 403, CSRF_FAILURE_MESSAGE)

@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.middleware import common as django_common
 
 from config.context import RequestContext, set_request_context, reset_request_context
 from config.errors import INVALID_REQUEST, error_response, for_programs, handler400, handler404, handler500
@@ -62,6 +63,19 @@ def _program_error_in_debug(request, response):
             and response.get("Content-Type", "").startswith("text/html")):
         return handler404(request) if response.status_code == 404 else handler500(request)
     return response
+
+
+class CommonMiddleware(django_common.CommonMiddleware):
+    """Django's, except for a program's write (POST, PUT, PATCH, DELETE) to a path that exists only with a
+    trailing slash: a JSON 404 saying so, in every mode. Django would redirect it (301), which clients
+    follow with a GET and without the body, or, with DEBUG on, raise (a 500). Reads are still redirected."""
+
+    def process_response(self, request, response):
+        if (response.status_code == 404 and request.method not in ("GET", "HEAD") and for_programs(request)
+                and self.should_redirect_with_slash(request)):
+            return error_response(404, INVALID_REQUEST, "resource_missing",
+                                  "No such resource. The path of this endpoint ends with a slash.", request=request)
+        return super().process_response(request, response)
 
 
 class RequestContextMiddleware:

@@ -20,7 +20,8 @@ from accounts.views import (
 from accounts import account_pages
 from accounts.discovery import AuthorizationServerMetadataView, OpenIDConfigurationView
 from accounts.signin import SecondFactorView, SignInView, SignOutView
-from accounts.web import ConsentView, InvitationView, OwnTokensIntrospectView, SupportedGrantsTokenView
+from accounts.web import (BudgetedRevokeTokenView, ConsentView, InvitationView, OwnTokensIntrospectView,
+                          SupportedGrantsTokenView)
 from audit.views import AuditEventViewSet
 from config import health
 from config.csp import consent_form_action
@@ -84,7 +85,7 @@ api_v1 = [
 oauth = [
     path("authorize/", consent_form_action(ConsentView.as_view()), name="authorize"),
     path("token/", SupportedGrantsTokenView.as_view(), name="token"),
-    path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("revoke_token/", BudgetedRevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", OwnTokensIntrospectView.as_view(), name="introspect"),
     re_path(r"^\.well-known/openid-configuration/?$", OpenIDConfigurationView.as_view(),
             name="oidc-connect-discovery-info"),

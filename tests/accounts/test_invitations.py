@@ -2,16 +2,21 @@
 password (or sign in) and join with that role; Admins list, resend and cancel them; all audited."""
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from accounts import invitations
 from accounts.models import Invitation, Member, User
 from audit.models import AuditEvent
+from config.errors import Conflict
 
 PASSWORD = "a long enough passphrase 42"
 
@@ -134,3 +139,42 @@ def test_accepting_when_already_a_member_is_a_409_page(tenant, outbox):
     refused = browser.post(link)
     assert refused.status_code == 409 and b"already a member" in refused.content
     assert Member.objects.get(organization=tenant.org, user=existing).role == "developer"
+
+
+JOINING_AT_ONCE = 4
+
+
+def test_newcomers_joining_with_one_link_at_once_make_one_member_and_no_server_error(tenant, outbox, live_server):
+    """Several sessions send the join form of one link at the same moment (a double click, a shared link):
+    one joins, the others are told the link is no longer valid (409) or find it used (404). Each request
+    runs in a thread of its own with its own database connection, as on a multi-process server."""
+    _, link = invite(tenant, outbox)
+    start = threading.Barrier(JOINING_AT_ONCE)
+
+    def join(_):
+        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            form = http.get(link)
+            assert form.status_code == 200, form.text[:300]
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+            start.wait()
+            return http.post(link, data={"password": PASSWORD, "confirm": PASSWORD, "csrfmiddlewaretoken": token},
+                             headers={"Referer": live_server.url + link}).status_code
+
+    with ThreadPoolExecutor(JOINING_AT_ONCE) as pool:
+        statuses = sorted(pool.map(join, range(JOINING_AT_ONCE)))
+    assert statuses.count(302) == 1 and set(statuses) <= {302, 404, 409}, statuses
+    assert User.objects.filter(email="new.person@example.com").count() == 1
+    assert Member.objects.filter(organization=tenant.org, user__email="new.person@example.com").count() == 1
+    assert AuditEvent.objects.filter(action="invitation.accepted").count() == 1
+
+
+def test_joining_as_a_newcomer_when_the_email_got_an_account_meanwhile_is_a_conflict(tenant, outbox):
+    """The page offered the join form (no account yet); before it was sent, the email got an account
+    elsewhere: the link is no longer valid to join with a new password (a 409 page, not a 500)."""
+    _, link = invite(tenant, outbox)
+    token = link.rsplit("/", 1)[1]
+    User.objects.create_user(email="new.person@example.com", password=PASSWORD)
+    with pytest.raises(Conflict, match="no longer valid"):
+        invitations.join(token=token, password=PASSWORD)
+    assert not Member.objects.filter(organization=tenant.org, user__email="new.person@example.com").exists()
+    assert Invitation.objects.get(email="new.person@example.com").status() == "pending"

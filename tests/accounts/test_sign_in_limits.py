@@ -1,5 +1,6 @@
 """Sign-in attempts per client address, whatever the account and whatever the door: /login and its code
-step, the JWT token and refresh endpoints and the OAuth token endpoint share ONE budget per address
+step, the JWT token and refresh endpoints and the OAuth token, revocation and introspection endpoints
+(all of which check client secrets) share ONE budget per address
 (OPENPAAS_RATE_SIGN_IN), so that an attacker spraying passwords or client secrets gains nothing by
 switching doors. A successful attempt is given back: only failures spend it. Refused attempts cost no
 database row. Without the shared cache these doors fail closed (503 with Retry-After), each in its own
@@ -55,6 +56,17 @@ class Doors:
             "/oauth/token/", {"grant_type": "client_credentials"},
             HTTP_AUTHORIZATION=basic_auth(self.application.client_id, secret))
 
+    def oauth_revoke(self, secret="not the client secret"):
+        return Client(REMOTE_ADDR=self.address, **self.extra).post(
+            "/oauth/revoke_token/", {"token": "oat_unknown"}, HTTP_AUTHORIZATION=basic_auth(self.application.client_id, secret))
+
+    def oauth_introspect(self, secret="not the client secret"):
+        return Client(REMOTE_ADDR=self.address, **self.extra).post(
+            "/oauth/introspect/", {"token": "oat_unknown"}, HTTP_AUTHORIZATION=basic_auth(self.application.client_id, secret))
+
+
+OAUTH_DOORS = ("oauth", "oauth_revoke", "oauth_introspect")
+
 
 def assert_rate_limited(response, door):
     """429 with Retry-After, in the door's own shape."""
@@ -62,27 +74,30 @@ def assert_rate_limited(response, door):
     assert 1 <= int(response["Retry-After"]) <= 60, door
     if door == "login":
         assert "Too many sign-in attempts from your network. Try again in" in response.content.decode()
-    elif door == "oauth":
+    elif door in OAUTH_DOORS:
         assert response.json()["error"] == "slow_down" and response["Cache-Control"] == "no-store"
     else:
         assert response.json()["error"]["code"] == "rate_limited"
 
 
 def test_one_address_has_one_budget_for_every_door_and_account(tenant, sign_in_rate, django_assert_num_queries):
-    sign_in_rate("6/m")
+    sign_in_rate("8/m")
     doors = Doors(tenant, "198.51.100.7")
     emails = [person(tenant, role).user.email for role in ("viewer", "developer")] + ["nobody@example.com"]
     failures = [doors.login(emails[0]), doors.login(emails[1]), doors.jwt(emails[2]), doors.jwt(emails[0]),
-                doors.oauth(), doors.jwt_refresh()]
-    assert [r.status_code for r in failures] == [200, 200, 401, 401, 401, 401]
+                doors.oauth(), doors.jwt_refresh(), doors.oauth_revoke(), doors.oauth_introspect()]
+    assert [r.status_code for r in failures] == [200, 200, 401, 401, 401, 401, 401, 401]
     rows = AccessAttempt.objects.count(), AuditEvent.objects.count()
     with django_assert_num_queries(0):  # refused before anything is looked up
         refused = {"login": doors.login(emails[1]), "jwt": doors.jwt(emails[1]), "oauth": doors.oauth(),
-                   "jwt_refresh": doors.jwt_refresh()}
+                   "jwt_refresh": doors.jwt_refresh(), "oauth_revoke": doors.oauth_revoke(),
+                   "oauth_introspect": doors.oauth_introspect()}
     for door, response in refused.items():
         assert_rate_limited(response, door)
-    # the right password is refused too, without being checked: refusals write nothing
+    # the right password or client secret is refused too, without being checked: refusals write nothing
     assert_rate_limited(doors.login(emails[0], PASSWORD), "login")
+    for door in OAUTH_DOORS:
+        assert_rate_limited(getattr(doors, door)(doors.secret), door)
     assert (AccessAttempt.objects.count(), AuditEvent.objects.count()) == rows
     # another address has its own budget; a changed X-Forwarded-For from an untrusted peer changes nothing
     assert Doors(tenant, "198.51.100.8").login(emails[0], PASSWORD).status_code == 302
@@ -118,6 +133,8 @@ def test_successful_attempts_are_given_back(tenant, sign_in_rate):
         assert oauth.status_code == 200, oauth.content
         refreshed = doors.jwt_refresh(doors.jwt(viewer.user.email, PASSWORD).json()["refresh"])
         assert refreshed.status_code == 200
+        assert doors.oauth_revoke(doors.secret).status_code == 200
+        assert doors.oauth_introspect(doors.secret).json() == {"active": False}
     browser = Client(REMOTE_ADDR=doors.address)
     browser.post("/login", {"email": developer.user.email, "password": PASSWORD})
     assert browser.post("/login/verify", {"code": totp_code(device)})["Location"] == "/account"
@@ -178,7 +195,7 @@ def test_without_the_cache_every_sign_in_door_fails_closed_with_503(tenant, cach
         "code step": half_way.post("/login/verify", {"code": totp_code(device)}),
         "jwt": doors.jwt(developer.user.email, PASSWORD),
         "jwt refresh": doors.jwt_refresh(),
-        "oauth": doors.oauth(doors.secret),
+        **{door: getattr(doors, door)(doors.secret) for door in OAUTH_DOORS},
     }
     for door, response in answers.items():
         assert response.status_code == 503 and response["Retry-After"] == "30", (door, response.content[:300])
@@ -188,8 +205,9 @@ def test_without_the_cache_every_sign_in_door_fails_closed_with_503(tenant, cach
         error = answers[door].json()["error"]
         assert (error["type"], error["code"]) == ("api_error", "service_unavailable")
         assert error["request_id"] == answers[door]["X-Request-ID"]
-    assert json.loads(answers["oauth"].content)["error"] == "temporarily_unavailable"
-    assert answers["oauth"]["Cache-Control"] == "no-store"
+    for door in OAUTH_DOORS:
+        assert json.loads(answers[door].content)["error"] == "temporarily_unavailable", door
+        assert answers[door]["Cache-Control"] == "no-store", door
     assert half_way.get("/account").status_code == 302 and not AuditEvent.objects.filter(action="auth.login").exists()
     logged = [r for r in caplog.records if r.name == "openpaas.sign_in" and r.levelno >= logging.ERROR]
     assert len(logged) == len(answers) and all("sign-in refused" in r.getMessage() for r in logged)

@@ -81,6 +81,21 @@ def test_the_sign_in_page_works_under_the_policy(watched, tenant):
     assert violations(watched) == []
 
 
+def test_a_form_refused_for_its_csrf_token_is_a_page_the_policy_allows(watched, tenant):
+    """Django's own CSRF failure page styles itself inline, which the policy blocks; ours does not."""
+    watched.goto("/login")
+    watched.context.clear_cookies()  # the page was open too long: its CSRF cookie is gone
+    watched.fill("#id_email", "someone@example.com")
+    watched.fill("#id_password", PASSWORD)
+    with watched.expect_response(re.compile(r"/login$")) as refused:
+        watched.click("button[type=submit]")
+    assert refused.value.status == 403
+    assert watched.inner_text("h1") == "Forbidden"
+    assert "reload the page and send it again" in watched.inner_text("main")
+    assert watched.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") != "none", "styled"
+    assert violations(watched) == []
+
+
 def test_the_console_works_under_the_policy(watched, tenant, settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     admin = person(tenant, "admin")

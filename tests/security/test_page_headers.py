@@ -127,6 +127,29 @@ def test_error_pages_carry_the_policies(path):
     assert_strict(response)
 
 
+# A form sent without its CSRF token (an expired page, another site's form): every route that checks it.
+CSRF_CHECKED = [route for route in ROUTES if "POST" in route.methods and not getattr(route.callback, "csrf_exempt", False)]
+CSRF_REASONS = ("CSRF", "Referer", "Origin checking")
+
+
+@pytest.mark.parametrize("route", CSRF_CHECKED, ids=lambda r: r.name)
+def test_a_form_refused_for_its_csrf_token_is_our_403_under_the_policies(tenant, route, caplog):
+    response = Client(enforce_csrf_checks=True).post(route.path(), {"x": "1"})
+    assert response.status_code == 403
+    assert_strict(response)
+    assert_no_inline_code(response)
+    body = response.content.decode()
+    assert not any(reason in body for reason in CSRF_REASONS), "the reason is for the log only"
+    if route.family in ("api", "oauth") and route.name != "oauth2_provider:authorize":
+        assert response.json()["error"]["code"] == "forbidden"
+        assert response.json()["error"]["request_id"] == response["X-Request-ID"]
+    else:  # people's forms, the consent form among them: the page, saying what to do
+        assert response["Content-Type"].startswith("text/html")
+        assert "reload the page and send it again" in body and response["X-Request-ID"] in body
+    logged = [r for r in caplog.records if r.name == "django.security.csrf"]
+    assert len(logged) == 1 and "CSRF cookie not set" in logged[0].getMessage()
+
+
 def test_the_api_docs_load_their_script_from_a_file(settings, tenant):
     settings.OPENPAAS_PUBLIC_DOCS = True
     page = Client().get("/api/v1/docs")
