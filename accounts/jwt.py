@@ -33,6 +33,7 @@ from accounts.models import Member, TokenSession
 from accounts.principal import session_principal
 from accounts.signin import count_failure, lockout_seconds, record_failure
 from accounts.serializers import check_known_scopes, scope_list_field
+from config.parsers import storable_text
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):
@@ -206,6 +207,8 @@ def check_claim_types(raw):
             raise InvalidToken()
     if not _has_usable_ids(payload):
         raise InvalidToken()
+    if not all(storable_text(value) for value in payload.values() if isinstance(value, str)):
+        raise InvalidToken()  # a NUL in sid or jti would reach PostgreSQL's lookups (a 500 there)
 
 
 def _verified_refresh_payload(raw):

@@ -3,7 +3,7 @@ stored in clear and shown to their readers (a connector's ``config``, a webhook 
 refuse them."""
 
 import re
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 # Names are compared lower-cased with '-', '_' and spaces removed, so case and separator variants
 # (X_API_KEY, xApiKey, Proxy-Authorization) match.
@@ -17,8 +17,11 @@ CREDENTIAL_NAME_WORDS = (
 CREDENTIAL_NAME_SEGMENTS = {"key", "keys", "auth", "authn", "pass", "pwd", "pw", "jwt", "bearer", "sid", "sig", "pat"}
 # A name run together that ends so (X-Appkey, X-Masterkey, X-Userpass) names a credential too.
 CREDENTIAL_NAME_ENDINGS = ("key", "keys", "token", "tokens", "pass")
-# Ordinary names the rules above would take: an idempotency key is a request's id, not a secret.
-ORDINARY_NAMES = {"idempotencykey", "xidempotencykey"}
+# Ordinary names the rules above would take (whole names, compacted): an idempotency key is a request's id,
+# a page token a cursor, max_tokens a count; the rest are words and database terms.
+ORDINARY_NAMES = {"idempotencykey", "xidempotencykey", "pagetoken", "nextpagetoken", "maxtokens", "inputtokens",
+                  "outputtokens", "tokenizer", "sortkey", "primarykey", "partitionkey", "monkey", "turkey", "hotkey",
+                  "hotkeys", "compass", "bypass"}
 
 # A value in an authentication scheme's form (RFC 9110 11.4, also written "Bearer:x" or "Token: x"), a JWT,
 # this platform's own secrets, or a well-known vendor's token is a credential whatever its name.
@@ -61,7 +64,9 @@ def credential_in_url(url):
     parts = urlsplit(url)
     if parts.username is not None or parts.password is not None:
         return "a user name or password"
-    names = [name for text in (parts.query, parts.fragment) for name, _ in parse_qsl(text, keep_blank_values=True)]
+    # Split at '&' and ';' (parse_qsl takes '&' only, but many servers take ';' as well).
+    names = [unquote_plus(piece.partition("=")[0])
+             for text in (parts.query, parts.fragment) for piece in re.split(r"[&;]", text) if piece]
     for name in names + [unquote(name) for name in re.findall(r";([^=;/]+)=", parts.path)]:
         if is_credential_name(name):
             return f"the parameter {name!r}"

@@ -50,10 +50,13 @@ def make_member(tenant, livemode=False):
                                  granted_scopes=["connectors:read"])
 
 
-def make_oauth_application(tenant, livemode=False):
+def make_oauth_application(tenant, livemode=False, client_credentials=False):
+    """With client credentials the application has a Service member, which only live mode (or the console)
+    may change: the route tables use one without."""
+    grant_types = ["authorization-code"] + (["client-credentials"] if client_credentials else [])
     application, _ = create_oauth_application(
         principal=None, organization=tenant.org, livemode=livemode, name="Partner portal", client_type="confidential",
-        grant_types=["authorization-code", "client-credentials"], redirect_uris=["https://partner.example.com/callback"],
+        grant_types=grant_types, redirect_uris=["https://partner.example.com/callback"],
         allowed_scopes=["connectors:read"])
     return application
 

@@ -12,13 +12,17 @@ from connectors.types import carries_credential
 def move_credential_headers(apps, schema_editor):
     Connector = apps.get_model("connectors", "Connector")
     for connector in Connector.objects.filter(type="http").iterator(chunk_size=500):
-        headers = (connector.config or {}).get("headers") or {}
-        if not isinstance(headers, dict):
+        # Rows the API could not have written (written to the database directly) are left as they are.
+        config, credentials = connector.config or {}, connector.credentials or {}
+        if not isinstance(config, dict) or not isinstance(credentials, dict):
+            continue
+        headers = config.get("headers") or {}
+        if not isinstance(headers, dict) or not isinstance(credentials.get("headers") or {}, dict):
             continue
         secret = {name: value for name, value in headers.items() if carries_credential(name, value)}
         if not secret:
             continue
-        credentials = dict(connector.credentials or {})
+        credentials = dict(credentials)
         # A header already in the credentials was set there on purpose: it wins over the one in config.
         credentials["headers"] = {**secret, **(credentials.get("headers") or {})}
         config = {**connector.config, "headers": {n: v for n, v in headers.items() if n not in secret}}

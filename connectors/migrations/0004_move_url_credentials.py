@@ -15,6 +15,7 @@ putting a secret back in clear is not something to automate."""
 
 import base64
 import importlib
+import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.db import migrations
@@ -34,7 +35,7 @@ def split_url_credentials(url):
         user, _, password = userinfo.partition(":")
         basic = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
     kept, moved = [], {}
-    for piece in parts.query.split("&") if parts.query else []:
+    for piece in re.split(r"[&;]", parts.query) if parts.query else []:  # ';' separates for many servers
         name, _, value = piece.partition("=")
         if is_credential_name(unquote(name.replace("+", " "))):
             moved[unquote(name.replace("+", " "))] = unquote(value.replace("+", " "))
@@ -47,14 +48,20 @@ def move_url_credentials(apps, schema_editor):
     move_credential_headers(apps, schema_editor)
     Connector = apps.get_model("connectors", "Connector")
     for connector in Connector.objects.filter(type="http").iterator(chunk_size=500):
-        config = connector.config or {}
-        url = config.get("base_url")
-        if not isinstance(url, str):
+        # Rows the API could not have written (written to the database directly) are left as they are.
+        config, credentials = connector.config or {}, connector.credentials or {}
+        if not isinstance(config, dict) or not isinstance(credentials, dict):
             continue
-        clean_url, basic, query = split_url_credentials(url)
+        url = config.get("base_url")
+        if not isinstance(url, str) or not all(isinstance(credentials.get(name) or {}, dict) for name in ("headers", "query")):
+            continue
+        try:
+            clean_url, basic, query = split_url_credentials(url)
+        except ValueError:  # not a URL urlsplit can read
+            continue
         if clean_url == url:
             continue
-        credentials = dict(connector.credentials or {})
+        credentials = dict(credentials)
         headers = dict(credentials.get("headers") or {})
         authenticates = credentials.get("token") or any(name.lower() == "authorization" for name in headers)
         if basic and not authenticates:

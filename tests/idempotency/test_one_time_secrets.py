@@ -25,8 +25,8 @@ from webhooks.models import WebhookEndpoint
 # Bodies for the routes whose ordinary valid body (tests.factories.valid_body) returns no secret.
 SECRET_BODIES = {
     "oauth-application-list": lambda tenant, livemode: {
-        "name": "Billing sync", "client_type": "confidential", "grant_types": ["client-credentials"],
-        "allowed_scopes": ["connectors:read"]},
+        "name": "Partner portal", "client_type": "confidential", "grant_types": ["authorization-code"],
+        "redirect_uris": ["https://partner.example.com/callback"], "allowed_scopes": ["connectors:read"]},
 }
 
 

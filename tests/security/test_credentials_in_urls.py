@@ -30,6 +30,7 @@ CREDENTIAL_URLS = [
     f"https://api.example.com/v1?%61pi_key={CANARY}",  # percent-encoded name
     f"https://api.example.com/v1?password={CANARY}",
     f"https://api.example.com/v1#access_token={CANARY}",
+    f"https://api.example.com/v1?x=1;access_token={CANARY}",  # ';' separates parameters for many servers
     f"https://api.example.com/v1;jsessionid={CANARY}",
     f"https://api.example.com/hooks/sk_live_{CANARY}aaaa",  # shaped like a key, wherever it is
     f"https://api.example.com/v1?q=ghp_{CANARY}{'a' * 20}",
@@ -44,6 +45,7 @@ ORDINARY_URLS = [
     "https://api.example.com/v1", "https://api.example.com:8443/v1/", "https://api.example.com/v1?format=json&page=2",
     "https://api.example.com/v1?keyword=x&author=y&version=3", "https://api.example.com/v1#section",
     "https://api.example.com/tokens-docs/index.html",
+    "https://api.example.com/v1?pageToken=abc&next_page_token=x&max_tokens=5&sort_key=a&primary_key=b",
 ]
 
 
@@ -123,7 +125,15 @@ def test_the_migration_moves_url_credentials_and_newly_refused_headers_into_the_
     in_path = make_connector(tenant, config={"base_url": f"https://c.example.com/sk_live_{CANARY}aaaa"}, credentials=None)
     clean = make_connector(tenant, config={"base_url": "https://d.example.com/v1?page=2", "headers": {}}, credentials=None)
     csv = make_connector(tenant, type="csv", config={"delimiter": ","}, credentials=None)
-    untouched = {c.pk: snapshot(c) for c in (in_path, clean, csv)}
+    semicolon = make_connector(tenant, config={"base_url": f"https://e.example.com/v1?page=2;api_key={CANARY}"},
+                               credentials=None)
+    # Rows the API could not have written are left as they are, and do not stop the migration.
+    odd = [make_connector(tenant, config=config, credentials=credentials) for config, credentials in [
+        (["x"], None), ("text", None), ({"base_url": f"https://[::1/x?api_key={CANARY}"}, None),
+        ({"base_url": f"https://f.example.com/?api_key={CANARY}", "headers": {"X-Api-Key": CANARY}}, {"headers": ["x"]}),
+        ({"base_url": f"https://g.example.com/?api_key={CANARY}"}, {"query": "s"}),
+        ({"base_url": f"https://h.example.com/?api_key={CANARY}"}, ["x"])]]
+    untouched = {c.pk: snapshot(c) for c in (in_path, clean, csv, *odd)}
 
     migrate.move_url_credentials(apps, None)
 
@@ -134,7 +144,12 @@ def test_the_migration_moves_url_credentials_and_newly_refused_headers_into_the_
     token.refresh_from_db()  # the token says how to authenticate: the URL's password is dropped
     assert token.config == {"base_url": "https://b.example.com/v1"}
     assert token.credentials == {"token": "t", "query": {"key": "newer"}}
-    assert {c.pk: snapshot(c) for c in (in_path, clean, csv)} == untouched
+    semicolon.refresh_from_db()
+    assert (semicolon.config, semicolon.credentials) == ({"base_url": "https://e.example.com/v1?page=2"},
+                                                         {"query": {"api_key": CANARY}})
+    assert {c.pk: snapshot(c) for c in (in_path, clean, csv, *odd)} == untouched
     with connection.cursor() as cursor:
-        cursor.execute("SELECT config, credentials FROM connectors_connector WHERE id <> %s", [in_path.pk])
+        left = [c.pk for c in (in_path, *odd)]
+        cursor.execute(f"SELECT config, credentials FROM connectors_connector WHERE id NOT IN ({', '.join(['%s'] * len(left))})",
+                       left)
         assert CANARY not in json.dumps(repr(cursor.fetchall()))

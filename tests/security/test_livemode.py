@@ -112,7 +112,7 @@ def test_a_new_organizations_events_are_recorded_once(make_tenant):
 
 
 def test_a_service_member_of_a_test_mode_application_gets_no_live_key(tenant):
-    application = make_oauth_application(tenant, livemode=False)  # client credentials: it has a Service member
+    application = make_oauth_application(tenant, livemode=False, client_credentials=True)  # it has a Service member
     service = application.service_member
     live_admin = tenant.client("admin", livemode=True)
     response = live_admin.post("/api/v1/api-keys", {"member": service.id, "name": "x", "scopes": ["connectors:read"]},
@@ -144,7 +144,7 @@ def applications_and_members(tenant):
 @pytest.mark.parametrize("kind", CREDENTIAL_KINDS)
 def test_a_test_mode_admin_cannot_make_change_or_delete_an_applications_service_member(tenant, kind):
     test_admin = tenant.client("admin", livemode=False, kind=kind)
-    with_service_member = make_oauth_application(tenant, livemode=False)  # as the console may make one
+    with_service_member = make_oauth_application(tenant, livemode=False, client_credentials=True)  # as the console may
     created = test_admin.post("/api/v1/oauth-applications", {**CLIENT_CREDENTIALS_APP, "grant_types": ["authorization_code"],
                                                              "redirect_uris": ["https://partner.example.com/cb"]},
                               format="json")
