@@ -28,8 +28,10 @@ REDIRECT_URI = "https://app.example/callback"
 
 def register_oauth_client(platform: Platform, *, confidential: bool, scopes: list[str]) -> dict[str, str]:
     """Register an OAuth client for the test organization through POST /api/v1/oauth-applications;
-    returns the created application (``client_id``, and ``client_secret`` when confidential)."""
-    with OpenPaaSClient(api_key=platform.test_key, base_url=platform.base_url) as admin:
+    returns the created application (``client_id``, and ``client_secret`` when confidential). A confidential
+    one also has client credentials, so a Service member of the organization: only a live key may add it."""
+    with OpenPaaSClient(api_key=platform.live_key if confidential else platform.test_key,
+                        base_url=platform.base_url) as admin:
         grants = ["authorization-code", "client-credentials"] if confidential else ["authorization-code"]
         application = admin.oauth_applications.create(
             name="SDK tests " + secrets.token_hex(3), client_type="confidential" if confidential else "public",
