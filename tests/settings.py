@@ -27,3 +27,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     import tempfile
 
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"openpaas-test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Production's Argon2 at the lowest cost (tests/support/hashers.py): Argon2 still, so stored hashes read the same.
+PASSWORD_HASHERS = ["tests.support.hashers.CheapArgon2PasswordHasher",
+                    *(hasher for hasher in PASSWORD_HASHERS if not hasher.endswith(".Argon2PasswordHasher"))]  # noqa: F405

@@ -44,6 +44,21 @@ def test_the_password_is_hashed_with_argon2(tenant):
     assert PASSWORD not in stored
 
 
+def test_production_hashes_with_djangos_argon2_at_its_cost(settings):
+    """The suite hashes with a cheap Argon2 (tests/settings.py); production's settings name Django's."""
+    import config.settings as production
+    from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
+
+    assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
+    stored = make_password(PASSWORD)
+    hasher = Argon2PasswordHasher()
+    params = hasher.decode(stored)["params"]
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (
+        hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    assert hasher.memory_cost >= 19 * 1024 and hasher.time_cost >= 2  # OWASP's Argon2id floor, and above
+
+
 # The password change page
 
 
