@@ -154,6 +154,20 @@ def test_members_service_member_lifecycle(client: OpenPaaSClient, live_client: O
             bot.me()
 
 
+def test_invitations_invite_list_resend_and_cancel(client: OpenPaaSClient, live_client: OpenPaaSClient) -> None:
+    email = f"{unique('invitee')}@sdk-tests.example".replace(" ", "-")
+    invitation = live_client.members.create(email=email, role="developer")
+    assert client.invitations.retrieve(invitation["id"])["email"] == email  # test mode may read them
+    assert invitation["id"] in [i["id"] for i in live_client.invitations.list(status="pending")]
+    resent = live_client.invitations.resend(invitation["id"])
+    assert resent["id"] == invitation["id"]
+    with pytest.raises(PermissionDeniedError) as caught:
+        client.invitations.cancel(invitation["id"])
+    assert caught.value.code == "livemode_required"
+    live_client.invitations.cancel(invitation["id"])
+    assert invitation["id"] not in [i["id"] for i in live_client.invitations.list(status="pending")]
+
+
 def test_audit_events_list_filter_and_retrieve(client: OpenPaaSClient) -> None:
     dataset = client.datasets.create(name=unique("audited"))
     events = client.audit_events.list(action="dataset.created", limit=5)

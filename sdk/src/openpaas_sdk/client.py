@@ -185,6 +185,7 @@ class OpenPaaSClient:
         self.webhook_endpoints = resources.WebhookEndpoints(self)
         self.api_keys = resources.APIKeys(self)
         self.members = resources.Members(self)
+        self.invitations = resources.Invitations(self)
         self.audit_events = resources.AuditEvents(self)
         self.oauth_applications = resources.OAuthApplications(self)
 

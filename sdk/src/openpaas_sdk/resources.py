@@ -137,6 +137,21 @@ class Members(_CRUD):
     path = "members"
 
 
+class Invitations(_List, _Retrieve):
+    """Pending and past invitations; ``members.create(email=..., role=...)`` invites. ``list(status="pending")``
+    filters; ``resend(id)`` mails the link again (a new link: the old one stops working); ``cancel(id)``."""
+
+    path = "invitations"
+
+    def resend(self, id: str, *, idempotency_key: str | None = None) -> Object:
+        result: Object = self._client.request("POST", self._item(id, "resend"), json={}, idempotency_key=idempotency_key)
+        return result
+
+    def cancel(self, id: str) -> None:
+        """The link stops working at once."""
+        self._client.request("DELETE", self._item(id))
+
+
 class OAuthApplications(_CRUD):
     """OAuth 2.0 clients of the organization: ``create(name=..., client_type="confidential",
     grant_types=["client-credentials"], allowed_scopes=[...], redirect_uris=[...])`` answers with the
