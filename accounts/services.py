@@ -160,8 +160,7 @@ def remove_member(*, principal, member):
         _lock_organization(member.organization)
         if _is_last_admin(member):
             raise Conflict("An organization must keep at least one Admin.")
-        _audit("member.removed", principal, member.organization, None, member,
-               {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True))})
+        _audit("member.removed", principal, member.organization, None, member, _removed_member_metadata(member))
         member.delete()
 
 
@@ -196,10 +195,13 @@ def _sync_service_member(application, principal):
         _remove_service_member(principal, application.id, member)
 
 
+def _removed_member_metadata(member):
+    return {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True))}
+
+
 def _remove_service_member(principal, application_id, member):
     _audit("member.removed", principal, member.organization, None, member,
-           {"role": member.role, "api_keys": list(member.api_keys.values_list("id", flat=True)),
-            "oauth_application": application_id})
+           {**_removed_member_metadata(member), "oauth_application": application_id})
     member.delete()
 
 

@@ -43,12 +43,18 @@ def test_revoking_an_unknown_or_another_applications_token_writes_nothing(tenant
     assert not AuditEvent.objects.filter(action="oauth.token_revoked").exists()
 
 
-def test_a_code_presented_twice_is_audited(tenant):
+def redeemed_code(tenant):
+    """(developer, application, secret, code, verifier): a code a developer approved, exchanged once."""
     developer = person(tenant, "developer")
     application, secret = make_application(tenant)
     verifier, challenge = pkce_pair()
     code, _ = authorization_code(browser_for(developer.user), application, challenge=challenge)
     assert exchange(application, secret, code, verifier).status_code == 200
+    return developer, application, secret, code, verifier
+
+
+def test_a_code_presented_twice_is_audited(tenant):
+    _, application, secret, code, verifier = redeemed_code(tenant)
     assert not events("oauth.code_reused", application)
     assert exchange(application, secret, code, verifier).status_code == 400
     [event] = events("oauth.code_reused", application)
@@ -73,11 +79,7 @@ def test_an_unknown_refresh_token_writes_nothing(tenant):
 
 
 def test_a_code_or_refresh_token_replayed_is_one_event_a_minute_with_the_count(tenant):
-    developer = person(tenant, "developer")
-    application, secret = make_application(tenant)
-    verifier, challenge = pkce_pair()
-    code, _ = authorization_code(browser_for(developer.user), application, challenge=challenge)
-    assert exchange(application, secret, code, verifier).status_code == 200
+    developer, application, secret, code, verifier = redeemed_code(tenant)
     first = code_flow(browser_for(developer.user), application, secret)
     assert refresh(application, secret, first["refresh_token"]).status_code == 200
     for _ in range(5):
