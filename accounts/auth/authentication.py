@@ -1,0 +1,239 @@
+"""API authentication: every bearer credential (API key, OAuth 2.0 token, JWT) becomes a Principal."""
+
+import functools
+import hashlib
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from rest_framework import authentication, exceptions
+
+import audit
+from accounts.auth import credential_cache, keys
+from core import gate
+from accounts.models import APIKey
+from core.principal import Principal
+from core.scopes import effective_scopes
+
+# Query parameters under which clients commonly (and wrongly) send credentials.
+CREDENTIAL_PARAMS = {"api_key", "apikey", "key", "access_token", "token", "secret", "client_secret", "bearer"}
+
+
+class InvalidAPIKey(exceptions.AuthenticationFailed):
+    # One answer for unknown, revoked, expired and malformed keys: the caller learns nothing more.
+    default_detail = "Invalid API key provided."
+    default_code = "invalid_api_key"
+
+
+class CredentialsInURL(exceptions.AuthenticationFailed):
+    default_detail = ("Credentials are not accepted in the URL, where logs and browser history keep them. "
+                      "Send them in the Authorization header, and roll any key that was sent this way.")
+    default_code = "credentials_in_url"
+
+
+class MissingCredentials(exceptions.NotAuthenticated):
+    default_detail = ("No credentials were provided. Send an API key or token as "
+                      "'Authorization: Bearer <credential>'.")
+    default_code = "missing_credentials"
+
+
+def refuse_credentials_in_url(request):
+    for name, values in request.GET.lists():
+        if name.lower() in CREDENTIAL_PARAMS or any(keys.looks_like_key(value) for value in values):
+            raise CredentialsInURL()
+
+
+class UnusableAPIKey(InvalidAPIKey):
+    """A real key that may no longer be used (revoked, expired, its person disabled): answered like any
+    invalid key, and worth an audit event (a leaked, revoked key being tried)."""
+
+    def __init__(self, api_key, reason):
+        super().__init__()
+        self.api_key, self.reason = api_key, reason
+
+
+class TooManyRefusals(exceptions.Throttled):
+    """429: this address or credential was refused too often; nothing more is looked up or written."""
+
+    default_code = "rate_limited"
+
+
+# Refusals of one key (or denials of one credential) are audited once per this many seconds, the event
+# counting those held back since.
+REFUSAL_AUDIT_SECONDS = 60
+
+
+def _record_refusal(api_key, reason, count):
+    with transaction.atomic():
+        audit.record("api_key.refused", organization=api_key.organization, livemode=api_key.livemode,
+                     target=api_key, metadata={"reason": reason, "member": api_key.member_id, "count": count})
+
+
+def refuse_authentication(request, refusal, credential=None):
+    """A failed authentication: counted per client address and per credential before anything is
+    written; a known key's refusal audited at most once a minute; then 429 if either budget is spent,
+    else the refusal itself (401)."""
+    api_key = getattr(refusal, "api_key", None)
+    outcome = gate.refuse(gate.refusal_limits(address=getattr(request, "client_ip", None), credential=credential),
+                          audit_key=f"api_key:{api_key.id}" if api_key is not None else None,
+                          audit_seconds=REFUSAL_AUDIT_SECONDS)
+    if outcome.record:
+        _record_refusal(api_key, refusal.reason, outcome.record)
+    if outcome.retry_after is not None:
+        raise TooManyRefusals(wait=outcome.retry_after)
+    raise refusal
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    # One answer for unknown, revoked, expired, tampered and malformed tokens.
+    default_detail = "Invalid or expired token."
+    default_code = "invalid_token"
+
+
+class CredentialLoader:
+    """Turns one kind of bearer credential into a CredentialSnapshot. Subclasses say which tokens are
+    theirs (``matches``), the cache key of a token (None: refused before any query), and how to load
+    it from the database (``load``, raising ``invalid``)."""
+
+    kind = None
+    invalid = InvalidToken
+
+    def matches(self, token: str) -> bool:
+        return False
+
+    def cache_key(self, token: str) -> str | None:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def refusal_key(self, token: str) -> str:
+        """What refusals of this token are counted under (besides the client address)."""
+        return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+    def load(self, token, cache_key, now, generation):
+        raise self.invalid()
+
+    def note_use(self, entry, now, ip):
+        """Called on every accepted request."""
+
+
+class APIKeyLoader(CredentialLoader):
+    kind = "api_key"
+    invalid = InvalidAPIKey
+
+    def matches(self, token):
+        return token.startswith("sk_")
+
+    def cache_key(self, token):
+        parsed = keys.parse(token)  # bad shape or checksum: refused before any query
+        return parsed.digest if parsed else None
+
+    def refusal_key(self, token):
+        # The lookup prefix: every guess at one key's secret counts against that key.
+        parsed = keys.parse(token)
+        return f"key:{parsed.prefix}" if parsed else super().refusal_key(token)
+
+    def load(self, token, cache_key, now, generation):
+        parsed = keys.parse(token)
+        candidates = APIKey.objects.filter(prefix=parsed.prefix).select_related("member__user", "member__organization")
+        api_key = next((c for c in candidates if hmac.compare_digest(c.digest, parsed.digest)), None)
+        if api_key is None:
+            raise InvalidAPIKey()
+        status = api_key.status(now)
+        if status == "active" and not api_key.member.is_active:
+            status = "person_disabled"
+        if status != "active":
+            credential_cache.store.discard(cache_key)
+            raise UnusableAPIKey(api_key, status)
+        return credential_cache.CredentialSnapshot.of(
+            kind=self.kind, credential_id=api_key.id, livemode=api_key.livemode, scopes=api_key.scopes,
+            expires_at=api_key.expires_at, member=api_key.member, generation=generation,
+            last_used_at=api_key.last_used_at,
+        )
+
+    def note_use(self, entry, now, ip):
+        """Record last use at most once per interval, so the hot path is read-only almost always."""
+        interval = timedelta(seconds=settings.OPENPAAS_KEY_LAST_USED_INTERVAL)
+        if entry.last_used_at and now - entry.last_used_at < interval:
+            return
+        APIKey.objects.filter(pk=entry.credential_id).exclude(last_used_at__gte=now - interval).update(
+            last_used_at=now, last_used_ip=ip
+        )
+        entry.last_used_at = now
+
+
+@functools.lru_cache(maxsize=1)
+def _loaders():
+    return tuple(import_string(path)() for path in settings.OPENPAAS_CREDENTIAL_LOADERS)
+
+
+class BearerAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <credential>``: an API key (``sk_live_...``), an OAuth 2.0 access token
+    (``oat_...``) or a JWT. Each becomes the same Principal, so views, scopes and audit need not care."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        loader = token = None
+        try:
+            refuse_credentials_in_url(request)
+            header = request.META.get("HTTP_AUTHORIZATION")
+            if header is None:
+                return None
+            scheme, _, token = header.partition(" ")
+            token = token.strip()
+            if scheme.lower() != self.keyword.lower() or not token:
+                raise InvalidToken()
+            loader = next((loader for loader in _loaders() if loader.matches(token)), None)
+            if loader is None:
+                raise InvalidToken()
+            principal = self.resolve(loader, token, request)
+        except exceptions.AuthenticationFailed as refusal:
+            # The success path above costs one cache round trip; only a refusal pays for another.
+            refuse_authentication(request, refusal, loader.refusal_key(token) if loader else None)
+        return principal, principal
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'
+
+    @staticmethod
+    def resolve(loader, token, request):
+        cache_key = loader.cache_key(token)
+        if cache_key is None:
+            raise loader.invalid()
+        now = timezone.now()
+        store = credential_cache.store
+        entry = store.get(cache_key) if store.enabled() else None
+        counts = None
+        if entry is not None:
+            # One cache round trip: the organization's access generation and the rate-limit counters.
+            generation, counts = gate.read(entry.organization_id, _limits(entry))
+            if not store.fresh(entry, generation) or _expired(entry, now):
+                entry = loader.load(token, cache_key, now, generation)
+        else:
+            entry = loader.load(token, cache_key, now, None)
+        if store.enabled():
+            store.put(cache_key, entry)
+        if counts is None:
+            _, counts = gate.read(entry.organization_id, _limits(entry))
+        request.openpaas_rate_counts = counts  # read by accounts.auth.throttling.PrincipalRateThrottle
+        loader.note_use(entry, now, getattr(request, "client_ip", None))
+        return Principal(
+            organization_id=entry.organization_id,
+            member_id=entry.member_id,
+            role=entry.member_role,
+            livemode=entry.livemode,
+            scopes=effective_scopes(entry.scopes, entry.member_role, entry.member_granted_scopes),
+            credential_kind=entry.credential_kind,
+            credential_id=entry.credential_id,
+            load_models=entry.models,
+        )
+
+
+def _limits(entry):
+    return gate.limits_for(entry.credential_id, entry.organization_id, entry.livemode)
+
+
+def _expired(entry, now):
+    return entry.expires_at is not None and entry.expires_at <= now
