@@ -888,7 +888,7 @@ class AccessAttemptAdmin(TenantAdmin):
 
     def _record(self, request, username, attempts):
         """In every organization of the person (none for an unknown email), by the person lifting it."""
-        members = Member.objects.filter(user__email=username).select_related("organization", "user")
+        members = Member.unscoped.filter(user__email=username).select_related("organization", "user")
         for member in members:
             audit.record("auth.unlocked", organization=member.organization, livemode=True,
                          principal=acting_principal(request, member.organization), target=member,

@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Organizations and access"
 
     def ready(self):
-        from accounts import signals  # noqa: F401  (connects the receivers)
+        from accounts import audit_actions, signals  # noqa: F401  (registers its audit actions, connects the receivers)

@@ -14,8 +14,8 @@ from oauth2_provider.models import AbstractApplication
 
 from core import scopes as scope_registry
 from core.ids import PublicIdField
-from core.tenancy import TenantModel, TenantQuerySet, tenant_index
-from keystore.fields import EncryptedTextField
+from core.tenancy import TenantModel, TenantQuerySet, tenant_index, tenant_managers
+from keystore import EncryptedTextField
 
 
 class EmailUserManager(UserManager):
@@ -64,7 +64,7 @@ class Organization(models.Model):
         return self.name
 
 
-class MemberQuerySet(models.QuerySet):
+class MemberQuerySet(TenantQuerySet):
     def for_principal(self, principal):
         """Members belong to the organization as a whole, not to one mode."""
         return self.filter(organization_id=principal.organization_id)
@@ -84,7 +84,7 @@ class Member(models.Model):
     granted_scopes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = MemberQuerySet.as_manager()
+    objects, unscoped = tenant_managers(MemberQuerySet)
 
     class Meta:
         constraints = [
@@ -134,7 +134,7 @@ class APIKey(TenantModel):
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
 
-    objects = APIKeyQuerySet.as_manager()
+    objects, unscoped = tenant_managers(APIKeyQuerySet)
 
     class Meta:
         verbose_name = "API key"
@@ -154,6 +154,12 @@ class APIKey(TenantModel):
         if self.expires_at and self.expires_at <= now:
             return "expired"
         return "active"
+
+
+class OAuthApplicationQuerySet(TenantQuerySet):
+    # django-oauth-toolkit finds an application by its client_id, unique across tenants, as the credential
+    # door finds a key by its prefix: the organization follows from it.
+    scoping_fields = TenantQuerySet.scoping_fields | {"client_id"}
 
 
 class OAuthApplication(AbstractApplication):
@@ -176,7 +182,7 @@ class OAuthApplication(AbstractApplication):
                                           related_name="oauth_application")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects, unscoped = tenant_managers(OAuthApplicationQuerySet)
 
     class Meta(AbstractApplication.Meta):
         verbose_name = "OAuth application"
@@ -343,7 +349,7 @@ class Invitation(models.Model):
     accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
-    objects = MemberQuerySet.as_manager()
+    objects, unscoped = tenant_managers(MemberQuerySet)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at", "-id"], name="invitation_org_idx")]
@@ -375,7 +381,7 @@ class AccessReview(models.Model):
     completed_by_label = models.CharField("completed by", max_length=254, blank=True)
     completed_by_member_id = models.CharField("completed by (member id)", max_length=40, blank=True)
 
-    objects = MemberQuerySet.as_manager()
+    objects, unscoped = tenant_managers(MemberQuerySet)
 
     def __str__(self):
         return f"Access review of {self.organization} due {self.due_date}"

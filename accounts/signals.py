@@ -58,7 +58,7 @@ def _access_token_removed(sender, instance, **kwargs):
     # cleartokens deletes, by the million) is refused by its cached entry's own expiry: nothing to do.
     if instance.expires <= timezone.now():
         return
-    organization_id = OAuthApplication.objects.filter(pk=instance.application_id).values_list("organization_id", flat=True).first()
+    organization_id = OAuthApplication.unscoped.filter(pk=instance.application_id).values_list("organization_id", flat=True).first()
     if organization_id:
         bump_generation(organization_id)
 
@@ -76,7 +76,7 @@ def _organization_changed(sender, instance, created=False, **kwargs):
 def _person_changed(sender, instance, created=False, **kwargs):
     # Deactivation must end every key the person holds, in every organization.
     if not created:
-        for organization_id in Member.objects.filter(user=instance).values_list("organization_id", flat=True):
+        for organization_id in Member.unscoped.filter(user=instance).values_list("organization_id", flat=True):
             bump_generation(organization_id)
 
 

@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
@@ -46,8 +47,6 @@ from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 
 from core.errors import Conflict
-from core.housekeeping import delete_in_batches
-from idempotency.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 META_KEY = "HTTP_IDEMPOTENCY_KEY"
@@ -60,6 +59,12 @@ MAX_KEY_LENGTH = 255
 _VALID_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,%d}[\x21-\x7e])?" % (MAX_KEY_LENGTH - 2))
 
 TTL = timedelta(hours=24)
+
+
+def _keys():
+    """The idempotency app's table, named rather than imported (as AUTH_USER_MODEL is): the framework
+    imports no app (.importlinter)."""
+    return apps.get_model("idempotency", "IdempotencyKey")
 NOT_REPLAYED = frozenset({401, 403, 409, 429})
 
 # Response members that hold a one-time secret: shown once, at creation, and never readable again.
@@ -171,19 +176,19 @@ def _sealing_key(bearer: str, salt: bytes) -> bytes:
                 info=b"openpaas idempotency: one-time secrets").derive(bearer.encode("utf-8"))
 
 
-def _seal_context(record: IdempotencyKey) -> bytes:
+def _seal_context(record) -> bytes:
     """Associated data: a sealed body opens only in its own record, for its own credential."""
     return "\x00".join([str(record.organization_id), "live" if record.livemode else "test", record.key,
                          record.request_fingerprint, record.credential]).encode("utf-8")
 
 
-def seal(text: str, caller: Caller, record: IdempotencyKey) -> str:
+def seal(text: str, caller: Caller, record) -> str:
     salt, nonce = os.urandom(_SEAL_SALT_BYTES), os.urandom(_SEAL_NONCE_BYTES)
     sealed = AESGCM(_sealing_key(caller.bearer, salt)).encrypt(nonce, text.encode("utf-8"), _seal_context(record))
     return f"{_SEAL_VERSION}${base64.urlsafe_b64encode(salt + nonce + sealed).decode('ascii')}"
 
 
-def unseal(token: str, caller: Caller, record: IdempotencyKey):
+def unseal(token: str, caller: Caller, record):
     """The sealed text, or None when ``caller`` is not the credential that sealed it."""
     version, _, body = token.partition("$")
     if version != _SEAL_VERSION or not caller.can_seal or caller.credential != record.credential:
@@ -200,7 +205,7 @@ def unseal(token: str, caller: Caller, record: IdempotencyKey):
 
 @dataclass
 class Replay:
-    record: IdempotencyKey
+    record: object  # an IdempotencyKey
     caller: Caller = field(default_factory=Caller)
 
     def response(self):
@@ -230,7 +235,8 @@ class Claim:
     settled: bool = field(default=False)
 
     def _mine(self):
-        return IdempotencyKey.objects.filter(pk=self.record_id, claim_token=self.token, response_status__isnull=True)
+        # The claim's own row: its id came from begin()'s query, scoped to the organization.
+        return _keys().unscoped.filter(pk=self.record_id, claim_token=self.token, response_status__isnull=True)
 
     def settle(self, response):
         """Record ``response`` for replay when it is replayable, otherwise release the claim. Called inside
@@ -243,7 +249,7 @@ class Claim:
         public_body, withheld = withhold_secrets(body)
         sealed = None
         if withheld and self.caller.can_seal:
-            record = IdempotencyKey.objects.only(
+            record = _keys().unscoped.only(
                 "organization_id", "livemode", "key", "request_fingerprint").get(pk=self.record_id)
             record.credential = self.caller.credential
             sealed = seal(body, self.caller, record)
@@ -280,7 +286,7 @@ def begin(*, organization_id, livemode, key, request_fingerprint, request_id="",
 
     Returns a Claim or a Replay; raises IdempotencyKeyReused or IdempotencyKeyInUse (409)."""
     caller = caller or Caller()
-    scope = IdempotencyKey.objects.filter(organization_id=organization_id, livemode=livemode, key=key)
+    scope = _keys().objects.filter(organization_id=organization_id, livemode=livemode, key=key)
     for _ in range(3):
         now = timezone.now()
         record = scope.first()
@@ -288,7 +294,7 @@ def begin(*, organization_id, livemode, key, request_fingerprint, request_id="",
             token = secrets.token_urlsafe(32)
             try:
                 with transaction.atomic():
-                    record = IdempotencyKey.objects.create(
+                    record = _keys().objects.create(
                         organization_id=organization_id, livemode=livemode, key=key,
                         request_fingerprint=request_fingerprint, request_id=request_id[:40],
                         claim_token=token, claimed_at=now, created_at=now,
@@ -299,7 +305,7 @@ def begin(*, organization_id, livemode, key, request_fingerprint, request_id="",
         if record.created_at < now - TTL:
             # Expired: as if it did not exist. Deleted (if nobody else did) and claimed afresh.
             with transaction.atomic():
-                IdempotencyKey.objects.filter(pk=record.pk, created_at=record.created_at).delete()
+                _keys().objects.filter(organization_id=record.organization_id, pk=record.pk, created_at=record.created_at).delete()
             continue
         if record.request_fingerprint != request_fingerprint:
             raise IdempotencyKeyReused()
@@ -310,15 +316,11 @@ def begin(*, organization_id, livemode, key, request_fingerprint, request_id="",
         # The claim's request died without settling it: take it over.
         token = secrets.token_urlsafe(32)
         with transaction.atomic():
-            taken = IdempotencyKey.objects.filter(
-                pk=record.pk, claim_token=record.claim_token, response_status__isnull=True,
+            taken = _keys().objects.filter(
+                organization_id=record.organization_id, pk=record.pk, claim_token=record.claim_token, response_status__isnull=True,
             ).update(claim_token=token, claimed_at=now, request_id=request_id[:40])
         if taken:
             return Claim(record.pk, token, caller)
     raise IdempotencyKeyInUse()
 
 
-def clear_expired(*, batch_size=1000, now=None):
-    """Delete records older than the TTL, ``batch_size`` rows per statement; returns how many."""
-    cutoff = (now or timezone.now()) - TTL
-    return delete_in_batches(IdempotencyKey.objects.filter(created_at__lt=cutoff), batch_size=batch_size)

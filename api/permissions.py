@@ -4,9 +4,9 @@ from django.db import transaction
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
-import audit
 from core import gate
-from accounts.auth.authentication import REFUSAL_AUDIT_SECONDS, MissingCredentials, TooManyRefusals
+from api.exceptions import REFUSAL_AUDIT_SECONDS, MissingCredentials, TooManyRefusals
+from core import events
 from core.principal import Principal
 
 
@@ -65,7 +65,7 @@ def _deny(request, scope, reason):
                           audit_seconds=REFUSAL_AUDIT_SECONDS)
     if outcome.record:
         with transaction.atomic():
-            audit.record("access.denied", organization=principal.organization, livemode=principal.livemode,
+            events.record("access.denied", organization=principal.organization, livemode=principal.livemode,
                          principal=principal, metadata={"method": request.method, "path": request.path[:200],
                                                         "required_scope": scope, "reason": reason,
                                                         "count": outcome.record})

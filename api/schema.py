@@ -122,7 +122,6 @@ class ScopedAutoSchema(AutoSchema):
 
     def _error_statuses(self, operation):
         from api.views import QueryParametersMixin
-        from accounts.auth.throttling import SignInAddressThrottle, SignInDoor
 
         authenticated = bool(self.view.get_authenticators())
         has_body = "requestBody" in operation
@@ -138,7 +137,7 @@ class ScopedAutoSchema(AutoSchema):
             "415": self.method in BODY_METHODS,
             "429": True,
             # sign-in doors fail closed without the cache their limit is counted in
-            "503": isinstance(self.view, SignInDoor) and SignInAddressThrottle in self.view.throttle_classes,
+            "503": any(getattr(throttle, "fails_closed", False) for throttle in self.view.throttle_classes),
         }
         return [status for status in ERROR_RESPONSES if applies[status]]
 

@@ -8,8 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 
-import audit
 from api.pagination import KeysetPagination
+from core import events
 from api.idempotent_views import IdempotentViewMixin
 
 
@@ -195,7 +195,7 @@ class TenantViewSet(IdempotentViewMixin, QueryParametersMixin, viewsets.GenericV
         return {**super().get_serializer_context(), "principal": self.request.auth}
 
     def record(self, verb, instance, metadata=None):
-        audit.record(
+        events.record(
             f"{self.audit_resource}.{verb}",
             organization=self.principal.organization,
             livemode=self.principal.livemode,

@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.ids import PublicIdField
-from core.tenancy import TenantQuerySet
+from core.tenancy import TenantQuerySet, tenant_managers
 
 
 class AppendOnlyQuerySet(TenantQuerySet):
@@ -44,7 +44,7 @@ class AuditEvent(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects, unscoped = tenant_managers(AppendOnlyQuerySet)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "livemode", "-created_at", "-id"], name="auditevent_tenant_idx")]

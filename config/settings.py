@@ -307,6 +307,8 @@ OPENPAAS_CREDENTIAL_LOADERS = [
     "accounts.auth.oauth.OAuthTokenLoader",
     "accounts.auth.jwt.JWTLoader",
 ]
+# What the framework (core, api, console) calls in the apps, named here rather than imported (.importlinter).
+OPENPAAS_AUDIT_RECORDER = "audit.record"
 # Idempotency-Key: a claim whose request has not finished after this long (its worker died) is taken over.
 OPENPAAS_IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("OPENPAAS_IDEMPOTENCY_LOCK_SECONDS", "60"))
 # API keys: how often last-used time and address are written, at most.

@@ -2,13 +2,11 @@
 page, not even encrypted: the page says only whether it has some."""
 
 from django.contrib import admin
-from django.db.models import RestrictedError
 
 from console.site import APIResourceAdmin, TenantAdmin, site
-from core.errors import Conflict
+from connectors.actions import delete_connector
 from connectors.models import Connector, Dataset, Workflow
 from connectors.serializers import ConnectorSerializer
-from connectors.views import ConnectorViewSet
 
 
 @admin.register(Connector, site=site)
@@ -30,12 +28,7 @@ class ConnectorAdmin(APIResourceAdmin):
         return bool(connector.credentials)
 
     def delete_model(self, request, obj):
-        if obj.workflows.exists():
-            raise Conflict(ConnectorViewSet.IN_USE)
-        try:
-            super().delete_model(request, obj)
-        except RestrictedError:  # a workflow created since the check: the delete and its audit event roll back
-            raise Conflict(ConnectorViewSet.IN_USE) from None
+        delete_connector(obj, principal=self.principal_for(request, obj, obj.livemode))
 
 
 @admin.register(Workflow, site=site)

@@ -1,8 +1,8 @@
 from django.db import models
 
 from core.ids import PublicIdField
-from core.tenancy import TenantModel, TenantQuerySet, tenant_index
-from keystore.fields import EncryptedJSONField
+from core.tenancy import TenantModel, tenant_index, tenant_managers
+from keystore import EncryptedJSONField
 
 
 class Connector(TenantModel):
@@ -61,7 +61,7 @@ class Record(models.Model):
     data = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects, unscoped = tenant_managers()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dataset", "seq"], name="record_unique_seq")]

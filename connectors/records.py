@@ -209,7 +209,7 @@ def _condition(name, op, raw, param):
 
 
 def filtered_records(dataset, params):
-    queryset = Record.objects.filter(dataset=dataset)
+    queryset = dataset.records.all()
     filters = [(param, raw) for param, values in params.lists() if param not in RESERVED_PARAMS for raw in values]
     if len(filters) > MAX_FILTERS:
         raise ValidationError({"non_field_errors": [f"At most {MAX_FILTERS} filters."]})
@@ -254,7 +254,7 @@ def _require_field(dataset, name):
     field. It stops at the first record that has it, reading the dataset's records in seq order (its
     index), so it costs at most one pass over the dataset, which ordering by a field makes anyway. A
     dataset without records yet accepts any name (there is nothing to misspell against)."""
-    if dataset.record_count and not Record.objects.filter(dataset=dataset, data__has_key=name).exists():
+    if dataset.record_count and not dataset.records.filter(data__has_key=name).exists():
         raise _invalid("order_by", f"No record of this dataset has a field {name!r}.")
 
 
@@ -296,7 +296,7 @@ def append_records(dataset, records):
     UPDATE takes the dataset's row lock, so concurrent appends get disjoint ranges."""
     count = len(records)
     with transaction.atomic():
-        Dataset.objects.filter(pk=dataset.pk).update(record_count=F("record_count") + count)
+        Dataset.objects.filter(organization_id=dataset.organization_id, pk=dataset.pk).update(record_count=F("record_count") + count)
         dataset.refresh_from_db(fields=["record_count"])
         first_seq = dataset.record_count - count + 1
         Record.objects.bulk_create(

@@ -1,5 +1,4 @@
 from django.db import transaction
-from django.db.models import RestrictedError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -8,6 +7,7 @@ from rest_framework.response import Response
 from api.views import TenantCRUDViewSet
 from api.pagination import list_response
 from api.permissions import read_write
+from connectors.actions import delete_connector
 from connectors.models import Connector, Dataset, Workflow
 from connectors.records import append_records, record_page
 from connectors.serializers import (
@@ -18,7 +18,6 @@ from connectors.serializers import (
     RecordSerializer,
     WorkflowSerializer,
 )
-from core.errors import Conflict
 
 
 class ConnectorViewSet(TenantCRUDViewSet):
@@ -29,18 +28,8 @@ class ConnectorViewSet(TenantCRUDViewSet):
     scope_map = read_write("connectors")
     audit_resource = "connector"
 
-    IN_USE = "This connector is used by workflows; delete or change them first."
-
-    def in_use(self, connector):
-        return connector.workflows.exists()
-
     def perform_destroy(self, instance):
-        if self.in_use(instance):
-            raise Conflict(self.IN_USE)
-        try:
-            super().perform_destroy(instance)
-        except RestrictedError:  # a workflow created since the check: the delete and its audit event roll back
-            raise Conflict(self.IN_USE) from None
+        delete_connector(instance, principal=self.principal)
 
 
 class WorkflowViewSet(TenantCRUDViewSet):

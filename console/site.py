@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
 from django.contrib.admin.utils import quote, unquote
@@ -28,7 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, resolve, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -37,12 +38,17 @@ from django.views.decorators.csrf import csrf_protect
 from django_otp import devices_for_user
 from django_otp.admin import OTPAdminSite
 
-import audit
-from core import scopes as scope_registry
-from accounts.web.account import sudo_is_fresh
-from accounts.models import AccessReview, Member, Organization, User
-from core.principal import Principal, session_principal
+from core import events, scopes as scope_registry
 from core.errors import Conflict
+from core.principal import Principal, session_principal
+from core.sudo import sudo_is_fresh
+from core.tenancy import every_tenant
+
+
+def _model(name):
+    """An accounts model, named rather than imported (as AUTH_USER_MODEL is): the console is the
+    framework the apps' admin modules build on and imports none of them (.importlinter)."""
+    return apps.get_model("accounts", name)
 
 # Who may administer what
 
@@ -76,7 +82,7 @@ def tenant_scope(request) -> TenantScope:
         user = request.user
         ids = frozenset()
         if user.is_authenticated and user.is_active:
-            ids = frozenset(Member.objects.filter(user=user, role=scope_registry.ADMIN)
+            ids = frozenset(_model("Member").unscoped.filter(user=user, role=scope_registry.ADMIN)  # in every organization
                             .values_list("organization_id", flat=True))
         scope = TenantScope(is_platform_staff(user), ids)
         request._openpaas_tenant_scope = scope
@@ -85,7 +91,7 @@ def tenant_scope(request) -> TenantScope:
 
 def admin_membership(request, organization_id):
     """The requesting person's Admin membership in an organization, or None."""
-    return (Member.objects.select_related("organization", "user")
+    return (_model("Member").objects.select_related("organization", "user")
             .filter(user=request.user, organization_id=organization_id, role=scope_registry.ADMIN).first())
 
 
@@ -116,11 +122,11 @@ def tenant_choices(model, scope: TenantScope, queryset=None):
     Deny by default: a model with no known way to its organization offers nothing."""
     queryset = model._default_manager.all() if queryset is None else queryset
     if scope.everything:
-        return queryset
+        return every_tenant(queryset)
     ids = scope.organization_ids
-    if model is Organization:
+    if model is _model("Organization"):
         return queryset.filter(pk__in=ids)
-    if model is User:
+    if model is _model("User"):
         return queryset.filter(memberships__organization_id__in=ids).distinct()
     if any(f.name == "organization" for f in model._meta.fields):
         return queryset.filter(organization_id__in=ids)
@@ -205,9 +211,7 @@ class OpenPaaSAdminSite(OTPAdminSite):
         return redirect_to_login(next_url, settings.LOGIN_URL)
 
     def logout(self, request, extra_context=None):
-        from accounts.web.signin import SignOutView
-
-        return SignOutView.as_view()(request)  # audited, and the session ends on the server
+        return resolve(reverse("logout")).func(request)  # the sign-out page's view: audited, the session ended
 
     def password_change(self, request, extra_context=None):
         return HttpResponseRedirect(reverse("password"))  # behind sudo, on the account pages
@@ -222,9 +226,8 @@ class OpenPaaSAdminSite(OTPAdminSite):
 def overdue_reviews(request):
     """Access reviews past their due date and not completed, of the organizations the person administers."""
     scope = tenant_scope(request)
-    reviews = AccessReview.objects.filter(completed_at__isnull=True, due_date__lt=timezone.localdate())
-    if not scope.everything:
-        reviews = reviews.filter(organization_id__in=scope.organization_ids)
+    reviews = _model("AccessReview").objects.filter(completed_at__isnull=True, due_date__lt=timezone.localdate())
+    reviews = every_tenant(reviews) if scope.everything else reviews.filter(organization_id__in=scope.organization_ids)
     return list(reviews.select_related("organization").order_by("due_date")[:50])
 
 
@@ -301,7 +304,7 @@ class TenantAdmin(admin.ModelAdmin):
 
     def scope_queryset(self, queryset, scope):
         if scope.everything:
-            return queryset
+            return every_tenant(queryset)
         return queryset.filter(**{f"{self.organization_field}__in": scope.organization_ids})
 
     def get_queryset(self, request):
@@ -583,7 +586,7 @@ class APIResourceAdmin(TenantAdmin):
 
     def record(self, request, verb, instance, principal=None, metadata=None):
         principal = principal or self.principal_for(request, instance, instance.livemode)
-        audit.record(f"{self.audit_resource}.{verb}", organization=principal.organization, livemode=instance.livemode,
+        events.record(f"{self.audit_resource}.{verb}", organization=principal.organization, livemode=instance.livemode,
                      principal=principal, target=instance, metadata=metadata)
 
     def save_model(self, request, obj, form, change):

@@ -1,13 +1,118 @@
 """The tenancy rule in code: tenant rows carry organization and livemode, and every query of them
-starts from the request's principal."""
+starts from the request's principal.
+
+Fail closed (as PostHog's team-scoped managers do): a tenant model's default manager, ``objects``,
+refuses to run a query that names no organization (``UnscopedQuery``, naming the model) instead of
+answering with every tenant's rows. A query is scoped by a filter on ``organization`` /
+``organization_id`` (``for_principal`` and ``for_organization`` do it), or by coming from an object that
+was (``member.api_keys``, a prefetch). The few places that need every tenant (the credential lookup that
+finds the organization, housekeeping, platform staff in the console) say so: ``Model.unscoped``."""
 
 from django.db import models
 
+class UnscopedQuery(Exception):
+    """A query of tenant data that names no organization: a bug, never an answer with every tenant's rows."""
+
 
 class TenantQuerySet(models.QuerySet):
+    # A filter on one of these scopes the query (with any lookup: organization_id__in).
+    scoping_fields = frozenset({"organization", "organization_id"})
+    _tenant_scoped = False
+
     def for_principal(self, principal):
         """Only the rows of the principal's organization and mode (test or live)."""
         return self.filter(organization_id=principal.organization_id, livemode=principal.livemode)
+
+    def for_organization(self, organization):
+        """The rows of one organization, both modes (organization-wide work: members, deletion)."""
+        return self.filter(organization=organization)
+
+    def unscoped(self):
+        """Every tenant's rows, on purpose."""
+        clone = self._chain()
+        clone._tenant_scoped = True
+        return clone
+
+    # Scope tracking: set by a filter on the organization, kept through chaining.
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._tenant_scoped = self._tenant_scoped
+        return clone
+
+    def _filter_or_exclude_inplace(self, negate, args, kwargs):
+        if not negate and any(key.split("__", 1)[0] in self.scoping_fields for key in kwargs):
+            self._tenant_scoped = True
+        super()._filter_or_exclude_inplace(negate, args, kwargs)
+
+    def _check_scoped(self):
+        # A related manager's query (member.api_keys, a prefetch) carries the object it came from as a hint.
+        if not (self._tenant_scoped or "instance" in self._hints):
+            raise UnscopedQuery(
+                f"A query of {self.model._meta.label} names no organization: start from the principal "
+                f"(.for_principal / .for_organization), or use {self.model.__name__}.unscoped on purpose.")
+
+    def __repr__(self):
+        if not (self._tenant_scoped or "instance" in self._hints):
+            return f"<{type(self).__name__} of {self.model._meta.label}, not scoped to an organization>"
+        return super().__repr__()
+
+    # Everything that runs the query checks first.
+
+    def _fetch_all(self):
+        if self._result_cache is None:
+            self._check_scoped()
+        super()._fetch_all()
+
+    def _iterator(self, use_chunked_fetch, chunk_size):
+        self._check_scoped()
+        return super()._iterator(use_chunked_fetch, chunk_size)
+
+    def count(self):
+        if self._result_cache is None:
+            self._check_scoped()
+        return super().count()
+
+    def exists(self):
+        if self._result_cache is None:
+            self._check_scoped()
+        return super().exists()
+
+    def aggregate(self, *args, **kwargs):
+        self._check_scoped()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs):
+        self._check_scoped()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._check_scoped()
+        return super().delete()
+
+    def in_bulk(self, *args, **kwargs):
+        self._check_scoped()
+        return super().in_bulk(*args, **kwargs)
+
+    def explain(self, *args, **kwargs):
+        self._check_scoped()
+        return super().explain(*args, **kwargs)
+
+
+def every_tenant(queryset):
+    """``queryset`` over every organization (platform staff in the console): a tenant queryset unscoped on
+    purpose, any other as it is."""
+    return queryset.unscoped() if isinstance(queryset, TenantQuerySet) else queryset
+
+
+class _UnscopedManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().unscoped()
+
+
+def tenant_managers(queryset_class=TenantQuerySet):
+    """``(objects, unscoped)`` for a tenant model: the fail-closed default and the named way around it."""
+    return queryset_class.as_manager(), _UnscopedManager.from_queryset(queryset_class)()
 
 
 class TenantModel(models.Model):
@@ -16,7 +121,7 @@ class TenantModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects, unscoped = tenant_managers()
 
     class Meta:
         abstract = True

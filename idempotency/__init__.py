@@ -3,4 +3,12 @@ a retry with the same key and the same request gets the first answer back instea
 
 ``api.idempotent_views.IdempotentViewMixin`` does it for a DRF view (every TenantViewSet has it);
 ``api.idempotency`` holds the rules: which keys are valid, which requests are the same, which
-responses are kept, and the claim that keeps two concurrent requests from both running."""
+responses are kept, and the claim that keeps two concurrent requests from both running. This app owns
+the table; its public face is ``clear_expired``."""
+
+
+def clear_expired(*, batch_size=1000, now=None):
+    """Delete records older than the TTL, ``batch_size`` rows per statement; returns how many."""
+    from idempotency.actions import clear_expired as _clear_expired
+
+    return _clear_expired(batch_size=batch_size, now=now)

@@ -1,7 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
-from keystore.fields import EncryptedTextField
+from core.tenancy import tenant_managers
+from keystore import EncryptedTextField
 
 
 class IdempotencyKey(models.Model):
@@ -36,6 +37,8 @@ class IdempotencyKey(models.Model):
     # credential's own bearer value (api.idempotency.seal), which the database does not hold: neither
     # the database nor the master key opens it, only a retry that presents the same credential.
     sealed_response_body = models.TextField(null=True, blank=True)
+
+    objects, unscoped = tenant_managers()
 
     class Meta:
         constraints = [

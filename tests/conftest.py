@@ -38,11 +38,11 @@ class Tenant:
     def member(self, role="admin"):
         if role not in self._members:
             if role == scope_registry.SERVICE:
-                member = Member.objects.create(organization=self.org, role=role, name=f"{self.org.name} service",
+                member = Member.unscoped.create(organization=self.org, role=role, name=f"{self.org.name} service",
                                                granted_scopes=SERVICE_GRANT)
             else:
                 user = User.objects.create_user(email=f"{role}@{self.org.id.lower().replace('_', '-')}.example", password=None)
-                member = Member.objects.create(organization=self.org, user=user, role=role)
+                member = Member.unscoped.create(organization=self.org, user=user, role=role)
             self._members[role] = member
         return self._members[role]
 
@@ -61,7 +61,7 @@ class Tenant:
         if scopes is None:
             scopes = sorted(member.max_scopes())
         person = member.user_id is not None
-        application = OAuthApplication.objects.create(
+        application = OAuthApplication.unscoped.create(
             organization=self.org, livemode=livemode, name=f"{role} app", client_type="confidential",
             grant_types=["authorization-code" if person else "client-credentials"],
             authorization_grant_type="authorization-code" if person else "client-credentials",

@@ -18,24 +18,24 @@ def make_connector(tenant, livemode=False, **fields):
     values = {"name": "Billing API", "type": "http", "config": {"base_url": "https://billing.example.com", "headers": {}},
               "credentials": {"token": "tok_canary_connector"}}
     values.update(fields)
-    return Connector.objects.create(organization=tenant.org, livemode=livemode, **values)
+    return Connector.unscoped.create(organization=tenant.org, livemode=livemode, **values)
 
 
 def make_workflow(tenant, livemode=False):
-    return Workflow.objects.create(organization=tenant.org, livemode=livemode, name="Nightly",
+    return Workflow.unscoped.create(organization=tenant.org, livemode=livemode, name="Nightly",
                                    connector=make_connector(tenant, livemode),
                                    steps=[{"type": "select", "fields": ["id"]}])
 
 
 def make_dataset(tenant, livemode=False):
-    dataset = Dataset.objects.create(organization=tenant.org, livemode=livemode, name="Invoices")
+    dataset = Dataset.unscoped.create(organization=tenant.org, livemode=livemode, name="Invoices")
     with transaction.atomic():
         append_records(dataset, [{"id": 1, "amount": 10}, {"id": 2, "amount": 20}])
     return dataset
 
 
 def make_webhook_endpoint(tenant, livemode=False):
-    return WebhookEndpoint.objects.create(organization=tenant.org, livemode=livemode, url="https://hooks.example.com/in",
+    return WebhookEndpoint.unscoped.create(organization=tenant.org, livemode=livemode, url="https://hooks.example.com/in",
                                           events=["connector.created"], secret=new_signing_secret())
 
 
@@ -46,7 +46,7 @@ def make_api_key(tenant, livemode=False):
 
 
 def make_member(tenant, livemode=False):
-    return Member.objects.create(organization=tenant.org, role="service", name="ETL",
+    return Member.unscoped.create(organization=tenant.org, role="service", name="ETL",
                                  granted_scopes=["connectors:read"])
 
 
@@ -121,4 +121,4 @@ def valid_body(route_name, method, tenant, livemode=False):
 
 def snapshot(instance):
     """The stored state of an object, to show a refused request changed nothing."""
-    return type(instance)._default_manager.filter(pk=instance.pk).values().first()
+    return type(instance)._base_manager.filter(pk=instance.pk).values().first()

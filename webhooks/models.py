@@ -5,7 +5,7 @@ from django.db import models
 
 from core.ids import PublicIdField
 from core.tenancy import TenantModel, tenant_index
-from keystore.fields import EncryptedTextField
+from keystore import EncryptedTextField
 
 
 def new_signing_secret() -> str:

@@ -100,7 +100,7 @@ def cancel(*, invitation, principal):
 def pending_by_token(token):
     """The pending, unexpired invitation of a link, or None (the same for unknown, used, cancelled and
     expired links)."""
-    invitation = Invitation.objects.select_related("organization").filter(token_digest=_digest(token)).first()
+    invitation = Invitation.unscoped.select_related("organization").filter(token_digest=_digest(token)).first()  # the link finds its organization
     if invitation is None or invitation.status() != "pending":
         return None
     return invitation
@@ -112,7 +112,7 @@ NO_LONGER_VALID = "This invitation link is no longer valid."
 def _locked_pending(token):
     """The pending invitation of a link, locked until the transaction ends; Conflict when there is none
     (any more). Concurrent requests with one link wait here for each other: the first one uses it."""
-    invitation = Invitation.objects.select_for_update().filter(token_digest=_digest(token)).first()
+    invitation = Invitation.unscoped.select_for_update().filter(token_digest=_digest(token)).first()  # the link finds its organization
     if invitation is None or invitation.status() != "pending":
         raise Conflict(NO_LONGER_VALID)
     return invitation

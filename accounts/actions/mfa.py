@@ -26,8 +26,8 @@ def has_second_factor(user) -> bool:
 
 def must_have_second_factor(user) -> bool:
     """Admins must; so must everyone in an organization that requires it."""
-    return Member.objects.filter(user=user).filter(
-        role=scope_registry.ADMIN).exists() or Member.objects.filter(user=user, organization__require_mfa=True).exists()
+    return Member.unscoped.filter(user=user).filter(  # the person's memberships, in every organization
+        role=scope_registry.ADMIN).exists() or Member.unscoped.filter(user=user, organization__require_mfa=True).exists()
 
 
 def must_enrol(user) -> bool:
@@ -98,7 +98,7 @@ def verify_code(user, code):
 def record_for_user(action, user, metadata=None):
     """An account-level event (sign-in, second factors) goes to the live-mode log of every organization
     the person belongs to, acted by their membership there."""
-    for member in Member.objects.filter(user=user).select_related("organization", "user"):
+    for member in Member.unscoped.filter(user=user).select_related("organization", "user"):  # every organization of the person
         audit.record(action, organization=member.organization, livemode=True, principal=session_principal(member),
                      metadata=metadata)
 

@@ -66,7 +66,7 @@ def decide(*, item, decision, decided_by, new_role="", note=""):
             raise Conflict("Only a person's role can be changed, to Admin, Developer or Viewer.")
     with transaction.atomic():
         # Locked, as complete() locks it: a decision cannot slip in after the decisions were applied.
-        if AccessReview.objects.select_for_update().get(pk=item.review_id).completed_at:
+        if AccessReview.unscoped.select_for_update().get(pk=item.review_id).completed_at:  # the review of the item in hand
             raise Conflict("This review is completed.")
         item.decision, item.new_role, item.note = decision, new_role if decision == AccessReviewItem.CHANGE_ROLE else "", note
         item.decided_by, item.decided_at = decided_by, timezone.now()
@@ -81,7 +81,7 @@ def complete(*, review, completed_by):
     """Apply every decision, all or nothing; every item must have one. A decision whose member or key is
     gone by now is skipped: named in the completion event and in ``skipped`` on the returned review."""
     with transaction.atomic():
-        review = AccessReview.objects.select_for_update().get(pk=review.pk)
+        review = AccessReview.objects.select_for_update().get(pk=review.pk, organization_id=review.organization_id)
         if review.completed_at:
             raise Conflict("This review is already completed.")
         items = list(review.items.select_related("member", "api_key").order_by("id"))

@@ -46,12 +46,12 @@ def revoke_api_key(*, principal, api_key):
     revoking a revoked key is a no-op. Returns the key, as locked and saved."""
     now = timezone.now()
     with transaction.atomic():
-        api_key = APIKey.objects.select_for_update().get(pk=api_key.pk)
+        api_key = APIKey.objects.select_for_update().get(pk=api_key.pk, organization_id=api_key.organization_id)
         _revoke(principal, api_key, now)
         # Walk back the roll chain (each key was rolled at most once, so each has one predecessor at
         # most); a predecessor is locked before it is read, as the key was, so no roll slips in between.
         replaced_by = api_key
-        while (predecessor := APIKey.objects.select_for_update().filter(rolled_to=replaced_by).first()) is not None:
+        while (predecessor := APIKey.objects.select_for_update().filter(organization_id=replaced_by.organization_id, rolled_to=replaced_by).first()) is not None:
             _revoke(principal, predecessor, now, {"reason": "replacement_revoked", "replaced_by": replaced_by.id})
             replaced_by = predecessor
     return api_key
@@ -68,7 +68,7 @@ def roll_api_key(*, principal, api_key, expires_in):
     """Replace a key: the new one works now, the old one until ``expires_in`` seconds from now."""
     now = timezone.now()
     with transaction.atomic():
-        api_key = APIKey.objects.select_for_update().get(pk=api_key.pk)
+        api_key = APIKey.objects.select_for_update().get(pk=api_key.pk, organization_id=api_key.organization_id)
         if api_key.status(now) != "active":
             raise Conflict("Only an active key can be rolled.")
         if api_key.rolled_to_id:
@@ -134,7 +134,7 @@ def _is_last_admin(member):
 def update_member(*, principal, member, role=None, name=None, granted_scopes=None):
     with transaction.atomic():
         _lock_organization(member.organization)
-        member = Member.objects.select_related("user").get(pk=member.pk)
+        member = Member.objects.select_related("user").get(pk=member.pk, organization_id=member.organization_id)
         if role is not None and role != member.role:
             if _is_last_admin(member):
                 raise Conflict("An organization must keep at least one Admin.")
@@ -226,7 +226,7 @@ def create_oauth_application(*, organization, livemode, name, client_type, grant
 
 def update_oauth_application(*, principal, application, **changes):
     with transaction.atomic():
-        application = OAuthApplication.objects.select_for_update().get(pk=application.pk)
+        application = OAuthApplication.objects.select_for_update().get(pk=application.pk, organization_id=application.organization_id)
         if "redirect_uris" in changes:
             changes["redirect_uris"] = " ".join(changes["redirect_uris"])
         if "grant_types" in changes:

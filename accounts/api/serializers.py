@@ -140,7 +140,7 @@ class APIKeySerializer(TenantModelSerializer):
         beyond_role = sorted(set(attrs["scopes"]) - member.max_scopes())
         if beyond_role:
             raise serializers.ValidationError({"scopes": [f"The member's role does not allow: {', '.join(beyond_role)}."]})
-        if principal.livemode and OAuthApplication.objects.filter(service_member=member, livemode=False).exists():
+        if principal.livemode and OAuthApplication.objects.filter(organization_id=member.organization_id, service_member=member, livemode=False).exists():
             # A test-mode application (managed with test-mode credentials) changes and deletes its Service
             # member: that member must not hold live credentials, or test mode would reach live mode.
             raise serializers.ValidationError({"member": ["This Service member acts for a test-mode OAuth application: "

@@ -15,6 +15,7 @@ import audit
 from accounts.auth import credential_cache, keys
 from core import gate
 from accounts.models import APIKey
+from api.exceptions import REFUSAL_AUDIT_SECONDS, MissingCredentials, TooManyRefusals
 from core.principal import Principal
 from core.scopes import effective_scopes
 
@@ -34,11 +35,6 @@ class CredentialsInURL(exceptions.AuthenticationFailed):
     default_code = "credentials_in_url"
 
 
-class MissingCredentials(exceptions.NotAuthenticated):
-    default_detail = ("No credentials were provided. Send an API key or token as "
-                      "'Authorization: Bearer <credential>'.")
-    default_code = "missing_credentials"
-
 
 def refuse_credentials_in_url(request):
     for name, values in request.GET.lists():
@@ -55,15 +51,6 @@ class UnusableAPIKey(InvalidAPIKey):
         self.api_key, self.reason = api_key, reason
 
 
-class TooManyRefusals(exceptions.Throttled):
-    """429: this address or credential was refused too often; nothing more is looked up or written."""
-
-    default_code = "rate_limited"
-
-
-# Refusals of one key (or denials of one credential) are audited once per this many seconds, the event
-# counting those held back since.
-REFUSAL_AUDIT_SECONDS = 60
 
 
 def _record_refusal(api_key, reason, count):
@@ -136,7 +123,8 @@ class APIKeyLoader(CredentialLoader):
 
     def load(self, token, cache_key, now, generation):
         parsed = keys.parse(token)
-        candidates = APIKey.objects.filter(prefix=parsed.prefix).select_related("member__user", "member__organization")
+        # Every tenant's keys: the key is how the request finds its organization.
+        candidates = APIKey.unscoped.filter(prefix=parsed.prefix).select_related("member__user", "member__organization")
         api_key = next((c for c in candidates if hmac.compare_digest(c.digest, parsed.digest)), None)
         if api_key is None:
             raise InvalidAPIKey()
@@ -157,7 +145,7 @@ class APIKeyLoader(CredentialLoader):
         interval = timedelta(seconds=settings.OPENPAAS_KEY_LAST_USED_INTERVAL)
         if entry.last_used_at and now - entry.last_used_at < interval:
             return
-        APIKey.objects.filter(pk=entry.credential_id).exclude(last_used_at__gte=now - interval).update(
+        APIKey.unscoped.filter(pk=entry.credential_id).exclude(last_used_at__gte=now - interval).update(
             last_used_at=now, last_used_ip=ip
         )
         entry.last_used_at = now

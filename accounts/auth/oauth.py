@@ -32,7 +32,8 @@ from oauth2_provider.settings import oauth2_settings
 import audit
 from accounts.auth import credential_cache
 from core import gate
-from accounts.auth.authentication import REFUSAL_AUDIT_SECONDS, CredentialLoader
+from accounts.auth.authentication import CredentialLoader
+from api.exceptions import REFUSAL_AUDIT_SECONDS
 from core.ids import BASE62
 from accounts.models import Member, OAuthApplication
 from core.scopes import SCOPES
@@ -250,7 +251,7 @@ def member_for_token(access_token):
     application's Service member. None when the API refuses it: that membership is gone, the person is
     deactivated, or the application no longer allows the grant that issued it."""
     application = access_token.application
-    members = Member.objects.select_related("organization", "user")
+    members = Member.objects.filter(organization_id=application.organization_id).select_related("organization", "user")
     if access_token.user_id is None:
         if not (application.service_member_id
                 and application.allows_grant_type(OAuthApplication.GRANT_CLIENT_CREDENTIALS)):
@@ -258,8 +259,7 @@ def member_for_token(access_token):
         return members.filter(pk=application.service_member_id).first()
     if not application.allows_grant_type(OAuthApplication.GRANT_AUTHORIZATION_CODE):
         return None
-    return members.filter(organization_id=application.organization_id, user_id=access_token.user_id,
-                          user__is_active=True).first()
+    return members.filter(user_id=access_token.user_id, user__is_active=True).first()
 
 
 def end_member_tokens(member):

@@ -153,6 +153,8 @@ class SignInAddressThrottle(BaseThrottle):
     once spent; SignInUnavailable (503) without the cache. Views that use it inherit SignInDoor, which
     gives a successful attempt back and answers the 503."""
 
+    fails_closed = True  # the schema lists the 503 (api.schema)
+
     def allow_request(self, request, view):
         attempt = take_sign_in_attempt(request._request)
         if attempt is None or not attempt.refused:

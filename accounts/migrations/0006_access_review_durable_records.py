@@ -14,7 +14,7 @@ def fill_durable_records(apps, schema_editor):
     AccessReview = apps.get_model("accounts", "AccessReview")
     AccessReviewItem = apps.get_model("accounts", "AccessReviewItem")
     AccessReviewItem.objects.filter(api_key__isnull=False).update(kind="credential")
-    for review in AccessReview.objects.select_related("started_by__user", "completed_by__user").iterator():
+    for review in AccessReview._base_manager.select_related("started_by__user", "completed_by__user").iterator():
         for role in ("started_by", "completed_by"):
             member = getattr(review, role)
             if member is not None:

@@ -5,7 +5,6 @@ Sensitive actions (creating or rolling a key, turning two-factor off, new backup
 password) need "sudo": the password or a code confirmed in the last OPENPAAS_SUDO_SECONDS, as GitHub does.
 """
 
-import time
 from base64 import b32encode
 from importlib import import_module
 
@@ -29,21 +28,17 @@ from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Membe
 from core.principal import session_principal
 from accounts.web.signin import count_failure, locked_message, lockout_seconds, record_failure
 from core.errors import Conflict
+from core.sudo import SUDO_AT, confirm_sudo, sudo_is_fresh  # noqa: F401 (SUDO_AT: the session key, for tests)
 
 ORGANIZATION = "openpaas_organization"
-SUDO_AT = "openpaas_sudo_at"
 
 
 def current_membership(request):
     """The organization the person works in: their choice, held in this session (never a "last used"
     field on the account), or their first membership."""
-    memberships = Member.objects.filter(user=request.user).select_related("organization", "user")
+    memberships = Member.unscoped.filter(user=request.user).select_related("organization", "user")  # every organization of the person
     chosen = memberships.filter(organization_id=request.session.get(ORGANIZATION)).first()
     return chosen or memberships.order_by("organization__name").first()
-
-
-def sudo_is_fresh(request):
-    return time.time() - request.session.get(SUDO_AT, 0) < settings.OPENPAAS_SUDO_SECONDS
 
 
 def require_sudo(request):
@@ -62,7 +57,7 @@ class AccountView(LoginRequiredMixin, TemplateView):
     template_name = "accounts/account.html"
 
     def get_context_data(self, **kwargs):
-        memberships = Member.objects.filter(user=self.request.user).select_related("organization").order_by("organization__name")
+        memberships = Member.unscoped.filter(user=self.request.user).select_related("organization").order_by("organization__name")
         return {**super().get_context_data(**kwargs), "memberships": memberships,
                 "current": current_membership(self.request)}
 
@@ -100,7 +95,7 @@ class SudoView(LoginRequiredMixin, View):
             else:
                 confirmed, checked, backing_off = self._confirmed(request, form.cleaned_data["secret"])
                 if confirmed:
-                    request.session[SUDO_AT] = time.time()
+                    confirm_sudo(request)
                     with transaction.atomic():
                         mfa.record_for_user("auth.sudo", request.user)
                     return redirect(self._next(request))
@@ -152,7 +147,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         user = self.request.user
         membership = current_membership(self.request)
-        keys = (APIKey.objects.filter(member=membership).order_by("-created_at") if membership else APIKey.objects.none())
+        keys = (APIKey.objects.filter(organization_id=membership.organization_id, member=membership).order_by("-created_at") if membership else APIKey.objects.none())
         return {
             **super().get_context_data(**kwargs),
             "authenticator": AuthenticatorDevice.objects.filter(user=user, confirmed=True).first(),
@@ -292,13 +287,13 @@ class OwnKeysView(LoginRequiredMixin, View):
         if membership is None or verb not in (None, "revoke", "roll"):
             raise Http404
         if verb == "revoke":
-            api_key = APIKey.objects.filter(member=membership, pk=key_id).first() or _not_found()
+            api_key = APIKey.objects.filter(organization_id=membership.organization_id, member=membership, pk=key_id).first() or _not_found()
             services.revoke_api_key(principal=session_principal(membership, api_key.livemode), api_key=api_key)
             return redirect("account-security")
         if (needed := require_sudo(request)) is not None:
             return needed
         if verb == "roll":
-            api_key = APIKey.objects.filter(member=membership, pk=key_id).first() or _not_found()
+            api_key = APIKey.objects.filter(organization_id=membership.organization_id, member=membership, pk=key_id).first() or _not_found()
             try:
                 new_key, secret = services.roll_api_key(principal=session_principal(membership, api_key.livemode),
                                                         api_key=api_key, expires_in=24 * 3600)

@@ -11,7 +11,7 @@ from connectors.types import carries_credential
 
 def move_credential_headers(apps, schema_editor):
     Connector = apps.get_model("connectors", "Connector")
-    for connector in Connector.objects.filter(type="http").iterator(chunk_size=500):
+    for connector in Connector._base_manager.filter(type="http").iterator(chunk_size=500):
         # Rows the API could not have written (written to the database directly) are left as they are.
         config, credentials = connector.config or {}, connector.credentials or {}
         if not isinstance(config, dict) or not isinstance(credentials, dict):
@@ -27,7 +27,7 @@ def move_credential_headers(apps, schema_editor):
         credentials["headers"] = {**secret, **(credentials.get("headers") or {})}
         config = {**connector.config, "headers": {n: v for n, v in headers.items() if n not in secret}}
         # update(), not save(): the connector's settings did not change, so neither does updated_at.
-        Connector.objects.filter(pk=connector.pk).update(config=config, credentials=credentials)
+        Connector._base_manager.filter(pk=connector.pk).update(config=config, credentials=credentials)
 
 
 class Migration(migrations.Migration):

@@ -47,7 +47,7 @@ def split_url_credentials(url):
 def move_url_credentials(apps, schema_editor):
     move_credential_headers(apps, schema_editor)
     Connector = apps.get_model("connectors", "Connector")
-    for connector in Connector.objects.filter(type="http").iterator(chunk_size=500):
+    for connector in Connector._base_manager.filter(type="http").iterator(chunk_size=500):
         # Rows the API could not have written (written to the database directly) are left as they are.
         config, credentials = connector.config or {}, connector.credentials or {}
         if not isinstance(config, dict) or not isinstance(credentials, dict):
@@ -69,7 +69,7 @@ def move_url_credentials(apps, schema_editor):
         if query:
             credentials["query"] = {**query, **(credentials.get("query") or {})}
         # update(), not save(): the connector's settings did not change, so neither does updated_at.
-        Connector.objects.filter(pk=connector.pk).update(config={**config, "base_url": clean_url},
+        Connector._base_manager.filter(pk=connector.pk).update(config={**config, "base_url": clean_url},
                                                          credentials=credentials or None)
 
 

@@ -14,7 +14,7 @@ def withhold_stored_secrets(apps, schema_editor):
     null, as a replay to another credential now shows them). Their first callers lose their replay's copy,
     which none of them can have back without a sealed one."""
     IdempotencyKey = apps.get_model("idempotency", "IdempotencyKey")
-    for record in IdempotencyKey.objects.filter(response_body__isnull=False).iterator():
+    for record in IdempotencyKey._base_manager.filter(response_body__isnull=False).iterator():
         try:
             data = json.loads(record.response_body)
         except ValueError:

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import housekeeping
-from api import idempotency as idempotency_store
+import idempotency
 
 
 class Command(BaseCommand):
@@ -19,6 +19,6 @@ class Command(BaseCommand):
         counts = {
             **housekeeping.clear_expired_jwt(batch_size=batch_size),
             **housekeeping.clear_expired_browser_sessions(batch_size=batch_size),
-            "idempotency_keys": idempotency_store.clear_expired(batch_size=batch_size),
+            "idempotency_keys": idempotency.clear_expired(batch_size=batch_size),
         }
         self.stdout.write("Deleted " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + ".")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from api import idempotency as store
+import idempotency
 
 
 class Command(BaseCommand):
@@ -12,5 +12,5 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        deleted = store.clear_expired(batch_size=batch_size)
+        deleted = idempotency.clear_expired(batch_size=batch_size)
         self.stdout.write(f"Deleted {deleted} expired idempotency key{'s' if deleted != 1 else ''}.")

@@ -1,0 +1,80 @@
+"""Fail-closed data access: a tenant model's default manager refuses a query that names no organization
+(core.tenancy); the places that need every tenant say so with ``Model.unscoped``."""
+
+import pytest
+from django.apps import apps
+
+from core.tenancy import TenantQuerySet, UnscopedQuery
+
+
+def tenant_models():
+    """Every model that carries an organization: tenant-owned, by the design's rule."""
+    return sorted((model for model in apps.get_models()
+                   if any(field.name == "organization" and field.is_relation for field in model._meta.fields)),
+                  key=lambda model: model._meta.label)
+
+
+TENANT_MODELS = tenant_models()
+RUNS = {
+    "iterate": lambda qs: list(qs),
+    "count": lambda qs: qs.count(),
+    "exists": lambda qs: qs.exists(),
+    "first": lambda qs: qs.first(),
+    "values": lambda qs: list(qs.values_list("pk", flat=True)),
+    "iterator": lambda qs: list(qs.iterator()),
+    "aggregate": lambda qs: qs.aggregate(n=__import__("django.db.models", fromlist=["Count"]).Count("pk")),
+    "update": lambda qs: qs.update(organization_id=None),
+    "delete": lambda qs: qs.delete(),
+    "filtered by something else": lambda qs: list(qs.filter(created_at__isnull=False)),
+    "excluding an organization": lambda qs: list(qs.exclude(organization_id="org_x")),
+}
+
+
+def test_the_tenant_models_are_the_expected_ones():
+    # A new tenant model joins this list by carrying an organization; this says which exist today.
+    assert [model._meta.label for model in TENANT_MODELS] == [
+        "accounts.APIKey", "accounts.AccessReview", "accounts.Invitation", "accounts.Member",
+        "accounts.OAuthApplication", "audit.AuditEvent", "connectors.Connector", "connectors.Dataset",
+        "connectors.Record", "connectors.Workflow", "idempotency.IdempotencyKey", "webhooks.WebhookEndpoint",
+    ]
+
+
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda model: model._meta.label)
+def test_every_tenant_model_has_a_fail_closed_default_manager_and_a_named_unscoped_one(model):
+    assert model._default_manager is model.objects
+    assert isinstance(model.objects.all(), TenantQuerySet)
+    assert isinstance(model.unscoped.all(), TenantQuerySet)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("run", RUNS, ids=str)
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda model: model._meta.label)
+def test_an_unscoped_query_of_a_tenant_model_raises_naming_the_model(model, run):
+    if model._meta.label == "audit.AuditEvent" and run in ("update", "delete"):
+        with pytest.raises(TypeError, match="append-only"):  # refused whatever the scope
+            RUNS[run](model.objects.all())
+        return
+    with pytest.raises(UnscopedQuery, match=model._meta.label):
+        RUNS[run](model.objects.all())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda model: model._meta.label)
+def test_a_query_scoped_to_an_organization_runs(model, tenant):
+    assert list(model.objects.filter(organization=tenant.org).filter(pk__in=[])) == []
+    assert model.objects.filter(organization_id__in=[tenant.org.pk]).count() >= 0
+    assert "not scoped" in repr(model.objects.all())  # repr never runs the query, nor raises
+
+
+@pytest.mark.django_db
+def test_scope_holds_through_chaining_and_related_managers(tenant):
+    from accounts.models import APIKey, Member
+
+    tenant.key("developer")
+    member = Member.objects.for_organization(tenant.org).get(role="developer")
+    assert list(member.api_keys.all()) == list(APIKey.objects.filter(organization=tenant.org, member=member))
+    assert Member.objects.filter(organization=tenant.org).order_by("pk").select_related("user").exists()
+    assert Member.objects.filter(organization=tenant.org).values("role").distinct().count() >= 1
+    with pytest.raises(UnscopedQuery):
+        Member.objects.filter(user=member.user).exists()  # a person's memberships in every organization
+    assert Member.unscoped.filter(user=member.user).exists()  # ... asked for on purpose
