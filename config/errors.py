@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from rest_framework import exceptions, status
 from rest_framework.views import set_rollback
 
-from config.context import current_request_context
+from core.context import current_request_context
 
 logger = logging.getLogger("openpaas.errors")
 
@@ -188,7 +188,7 @@ def _headers(exc, context):
 
 
 def _extra(exc):
-    """The scope that was missing (accounts.permissions.MissingScope), as its own field."""
+    """The scope that was missing (api.permissions.MissingScope), as its own field."""
     if isinstance(exc, exceptions.APIException) and getattr(exc, "scope", None):
         return {"required_scope": exc.scope}
     return {}

@@ -14,11 +14,12 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, set_token_value
 from rest_framework.test import APIClient
 
-from accounts import credential_cache, scopes as scope_registry
-from accounts.jwt import issue_tokens
+from accounts.auth import credential_cache
+from core import scopes as scope_registry
+from accounts.auth.jwt import issue_tokens
 from accounts.models import Member, OAuthApplication, Organization, User
-from accounts.oauth import new_access_token
-from accounts.services import create_api_key
+from accounts.auth.oauth import new_access_token
+from accounts.actions.services import create_api_key
 
 # Every way in: the tables of permissions and isolation run with each.
 CREDENTIAL_KINDS = ("api_key", "oauth", "jwt")

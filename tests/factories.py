@@ -5,10 +5,10 @@ from django.db import transaction
 
 import audit
 from accounts.models import Member
-from accounts.ids import new_id
-from accounts.invitations import invite
-from accounts.principal import session_principal
-from accounts.services import create_api_key, create_oauth_application
+from core.ids import new_id
+from accounts.actions.invitations import invite
+from core.principal import session_principal
+from accounts.actions.services import create_api_key, create_oauth_application
 from connectors.models import Connector, Dataset, Workflow
 from connectors.records import append_records
 from webhooks.models import WebhookEndpoint, new_signing_secret

@@ -25,9 +25,9 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import override_settings
 
-from accounts.views import MeView
-from config.logs import OneLineFormatter, RequestIDLogFilter
-from config.middleware import BodySizeLimitMiddleware
+from accounts.api.views import MeView
+from core.logs import OneLineFormatter, RequestIDLogFilter
+from core.middleware import BodySizeLimitMiddleware
 from connectors.views import ConnectorViewSet
 from tests.factories import make_connector
 from tests.routes import ROUTES

@@ -19,7 +19,7 @@ PASSWORD = "a long shared test password 42"
 
 SET_UP_PEOPLE = f"""
 import json
-from accounts.jwt import issue_tokens
+from accounts.auth.jwt import issue_tokens
 from accounts.models import Member, Organization, User
 org = Organization.objects.get()
 people = []

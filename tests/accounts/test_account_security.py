@@ -156,7 +156,7 @@ def test_a_member_of_two_organizations_picks_one_and_keys_go_there(tenant, other
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     from tests.accounts.oauth_helpers import totp_code, totp_device
 
-    from accounts import mfa
+    from accounts.actions import mfa
 
     device = totp_device(two_organizations)  # an Admin in the second organization needs a second factor
     backup = mfa.replace_backup_codes(two_organizations)

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import keys
-from accounts.ids import BASE62
+from accounts.auth import keys
+from core.ids import BASE62
 from accounts.models import APIKey
 from audit.models import AuditEvent
 from tests.conftest import api_client

@@ -13,10 +13,10 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from accounts import invitations
+from accounts.actions import invitations
 from accounts.models import Invitation, Member, User
 from audit.models import AuditEvent
-from config.errors import Conflict
+from core.errors import Conflict
 
 PASSWORD = "a long enough passphrase 42"
 

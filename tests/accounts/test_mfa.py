@@ -12,7 +12,7 @@ from django.test import Client
 from django_otp.oath import TOTP
 from rest_framework.test import APIClient
 
-from accounts import mfa
+from accounts.actions import mfa
 from accounts.models import AuthenticatorDevice, BackupCodeDevice
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, sudo, wrong_code

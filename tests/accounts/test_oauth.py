@@ -25,7 +25,7 @@ from jwcrypto import jwk as jwcrypto_jwk, jwt as jwcrypto_jwt
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken, set_token_value
 
 from accounts.models import Member, OAuthApplication
-from accounts.oauth import new_access_token
+from accounts.auth.oauth import new_access_token
 from audit.models import AuditEvent
 from tests.accounts.oauth_helpers import (
     PASSWORD,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, RefreshToken, set_token_value
 
 from accounts.models import Member, OAuthApplication
-from accounts.oauth import new_access_token
+from accounts.auth.oauth import new_access_token
 from tests.accounts.oauth_helpers import (
     REDIRECT_URI,
     api_error,

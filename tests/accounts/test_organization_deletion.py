@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 import audit
 from accounts.models import APIKey, Member, OAuthApplication, Organization, TokenSession, User
-from accounts.principal import session_principal
+from core.principal import session_principal
 from audit.models import AuditEvent
 from connectors.models import Connector, Dataset, Record, Workflow
 from tests.accounts.oauth_helpers import make_application, person

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from accounts import invitations
+from accounts.actions import invitations
 from accounts.models import Invitation, User
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, sudo

@@ -4,8 +4,8 @@ from a test without the db fixture, so these pass only while the plan stays pure
 
 import pytest
 
-from accounts.reviews import Decision, plan_completion
-from config.errors import Conflict
+from accounts.actions.reviews import Decision, plan_completion
+from core.errors import Conflict
 
 ADMIN_ID = 1
 

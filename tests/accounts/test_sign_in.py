@@ -13,9 +13,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django_otp.oath import TOTP
 
-from accounts import mfa
+from accounts.actions import mfa
 from accounts.models import UserSession
-from accounts.signin import PENDING
+from accounts.web.signin import PENDING
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import session_cookie, signed_in, without_csrf, wrong_code
 from tests.accounts.oauth_helpers import PASSWORD, browser_for, person, sign_in, totp_code, totp_device

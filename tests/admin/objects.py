@@ -6,7 +6,7 @@ from datetime import timedelta
 from axes.models import AccessAttempt
 from django.utils import timezone
 
-from accounts import reviews
+from accounts.actions import reviews
 from accounts.models import AccessReview, APIKey, Invitation, Member, OAuthApplication, Organization
 from audit.models import AuditEvent
 from connectors.models import Connector, Dataset, Workflow

@@ -4,9 +4,9 @@ platform staff or an Admin of an organization. Its login page is the two-step si
 import pytest
 from django.test import Client
 
-from accounts import services
+from accounts.actions import services
 from accounts.models import Member, User
-from accounts.principal import session_principal
+from core.principal import session_principal
 from audit.models import AuditEvent
 from tests.accounts.oauth_helpers import PASSWORD, browser_for, person, totp_code, totp_device
 from tests.admin.conftest import html, signed_in

@@ -11,11 +11,11 @@ from django.core import mail
 from django.test import RequestFactory
 from django.utils import timezone
 
-from accounts import services
-from accounts.account_pages import SUDO_AT
+from accounts.actions import services
+from accounts.web.account import SUDO_AT
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from audit.models import AuditEvent
-from config.admin import site
+from console.site import site
 from connectors.models import Connector
 from tests.admin.conftest import admin_url, confirm_sudo, html
 from tests.admin.objects import ADMIN_OBJECTS

@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from accounts.models import OAuthApplication
-from config.admin import site
+from console.site import site
 from tests.admin.conftest import confirm_sudo, html
 from tests.admin.objects import ADMIN_OBJECTS
 

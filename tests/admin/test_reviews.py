@@ -13,9 +13,9 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from accounts import reviews, services
+from accounts.actions import reviews, services
 from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
-from accounts.principal import session_principal
+from core.principal import session_principal
 from audit.models import AuditEvent
 from tests.accounts.oauth_helpers import form_fields, person
 from tests.admin.conftest import admin_url, confirm_sudo, html

@@ -15,10 +15,10 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import reviews
+from accounts.actions import reviews
 from accounts.models import AccessReviewItem, APIKey, Member, Organization
-from accounts.services import create_api_key
-from config.admin import site
+from accounts.actions.services import create_api_key
+from console.site import site
 from tests.admin.objects import ADMIN_OBJECTS
 
 MODELS = sorted(site._registry, key=lambda model: model._meta.label)

@@ -14,10 +14,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import mfa, reviews
+from accounts.actions import mfa, reviews
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Invitation, OAuthApplication, User
-from accounts.services import create_api_key, create_oauth_application
-from config.admin import site
+from accounts.actions.services import create_api_key, create_oauth_application
+from console.site import site
 from connectors.models import Connector
 from tests.admin.conftest import confirm_sudo
 from tests.factories import make_connector, make_invitation, make_webhook_endpoint, make_workflow

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from accounts.api import TenantViewSet
+from api.views import TenantViewSet
 from accounts.models import APIKey, Member, Organization
 from audit.models import AuditEvent
 from connectors.models import Connector

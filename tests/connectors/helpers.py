@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from rest_framework.test import APIClient
 
-from accounts import keys
+from accounts.auth import keys
 from accounts.models import APIKey
 from tests.conftest import api_client
 

@@ -370,7 +370,7 @@ def test_no_credentials_type_can_make_an_error_quote_a_value(tenant, dev, monkey
     input (DRF's ChoiceField: '"x" is not a valid choice.'), the value is not repeated."""
     from rest_framework import serializers
 
-    from accounts.api import StrictSerializer
+    from api.views import StrictSerializer
     from connectors.types import ConnectorType, HTTPConfig
 
     class QuotingCredentials(StrictSerializer):

@@ -1,6 +1,6 @@
 from django.apps import apps
 
-from idempotency import store
+from api import idempotency as store
 from idempotency.models import IdempotencyKey
 
 ERROR_KEYS = {"type", "code", "message", "request_id"}

@@ -13,7 +13,7 @@ from accounts.models import APIKey
 from audit.models import AuditEvent
 from connectors.models import Connector, Dataset
 from connectors.views import DatasetViewSet
-from idempotency import store
+from api import idempotency as store
 from idempotency.models import IdempotencyKey
 from tests.factories import make_api_key, make_dataset
 from tests.idempotency.helpers import assert_error, assert_replay_of, claim_row, post, row_counts

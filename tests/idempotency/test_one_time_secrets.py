@@ -14,7 +14,7 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.models import APIKey
-from idempotency import store
+from api import idempotency as store
 from idempotency.models import IdempotencyKey
 from tests.conftest import CREDENTIAL_KINDS
 from tests.factories import FACTORIES, valid_body

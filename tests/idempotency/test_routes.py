@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.urls import resolve
 
-from accounts.permissions import is_organization_wide
-from idempotency.mixins import IdempotentViewMixin
+from api.permissions import is_organization_wide
+from api.idempotent_views import IdempotentViewMixin
 from idempotency.models import IdempotencyKey
 from tests.factories import FACTORIES, valid_body
 from tests.idempotency.helpers import assert_error, assert_replay_of, row_counts

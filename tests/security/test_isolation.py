@@ -7,7 +7,7 @@ unchanged. Lists never show B's rows. The same holds between a test key and live
 
 import pytest
 
-from accounts.permissions import is_organization_wide
+from api.permissions import is_organization_wide
 from tests.conftest import CREDENTIAL_KINDS
 from tests.factories import FACTORIES, snapshot, valid_body
 from tests.routes import ROUTES

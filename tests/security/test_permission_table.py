@@ -7,7 +7,7 @@ in both modes, with the credential and the objects it reaches in that mode.
 
 import pytest
 
-from accounts.permissions import is_organization_wide
+from api.permissions import is_organization_wide
 from tests.conftest import CREDENTIAL_KINDS
 from tests.factories import FACTORIES, valid_body
 from tests.routes import ROUTES

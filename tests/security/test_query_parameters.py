@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from accounts.permissions import is_organization_wide
+from api.permissions import is_organization_wide
 from audit.models import AuditEvent
 from connectors.models import Connector
 from idempotency.models import IdempotencyKey

@@ -7,7 +7,8 @@ Runs on the local-memory cache (SQLite) and on Redis (PostgreSQL + REDIS_URL) al
 import pytest
 from django.utils import timezone
 
-from accounts import gate, keys
+from core import gate
+from accounts.auth import keys
 from accounts.models import APIKey
 from audit.models import AuditEvent
 from tests.conftest import api_client
