@@ -73,68 +73,125 @@ def _first_message(details, path=""):
 
 
 _TYPE_BY_STATUS = {401: AUTHENTICATION, 403: PERMISSION, 429: RATE_LIMIT}
+INTERNAL_ERROR_MESSAGE = "An unexpected error occurred. Quote the request id when reporting it."
+BAD_REQUEST_MESSAGE = "The request could not be understood."
 
 
 def api_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: translate the exception to a status, type and code, describe it (message,
+    details, headers), and answer in the one error shape. The view's transaction is always rolled back."""
     request = context.get("request")
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, SuspiciousOperation):
-        # Django's own answer to these (too many query parameters, a body over the limit) is a 4xx;
-        # raised inside a DRF view they would otherwise be an unhandled 500.
-        logging.getLogger(f"django.security.{exc.__class__.__name__}").warning("%s", exc)
-        set_rollback()
-        if isinstance(exc, RequestDataTooBig):
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            return error_response(413, INVALID_REQUEST, "request_too_large",
-                                  f"The request body is larger than the limit of {limit} bytes.", request=request)
-        return error_response(400, INVALID_REQUEST, "bad_request", "The request could not be understood.",
-                              request=request)
-
-    if not isinstance(exc, exceptions.APIException):
-        logger.exception("Unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
-        set_rollback()
-        response = error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
-        # Logged just above, with the traceback and (by the log filter) the request id. Without this
-        # Django's handler would log it again, after the request context is gone: a line with no id.
-        response._has_been_logged = True
-        return response
-
+    exc = _as_api_exception(exc)
+    _log(exc, request)
     set_rollback()
-    status_code = exc.status_code
-    type_ = _TYPE_BY_STATUS.get(status_code, INVALID_REQUEST)
-    headers = {}
-    extra = {}
-    details = None
+    status_code, type_, code = _translate(exc)
+    details = _details(exc)
+    response = error_response(status_code, type_, code, _message(exc, details), request=request, details=details,
+                              headers=_headers(exc, context), **_extra(exc))
+    if _is_unexpected(exc):
+        # Logged by _log, with the traceback and (by the log filter) the request id. Without this Django's
+        # handler would log it again, after the request context is gone: a line with no id.
+        response._has_been_logged = True
+    return response
 
+
+# -- translation: which exception is which error (status, type, code) ------------------------------------
+
+def _as_api_exception(exc):
+    """Django's 404 and 403 as DRF's, so that they are answered like any other API error."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    return exc
+
+
+def _is_unexpected(exc):
+    """Neither an API error nor a SuspiciousOperation: a bug, answered with a generic 500. (Django's own
+    answer to a SuspiciousOperation, such as too many query parameters, is a 4xx, and so is ours.)"""
+    return not isinstance(exc, (exceptions.APIException, SuspiciousOperation))
+
+
+def _translate(exc):
+    """(status, type, code) for any exception a view raises."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, INVALID_REQUEST, "request_too_large"
+    if isinstance(exc, SuspiciousOperation):
+        return 400, INVALID_REQUEST, "bad_request"
+    if _is_unexpected(exc):
+        return 500, API, "internal_error"
+    return exc.status_code, _TYPE_BY_STATUS.get(exc.status_code, INVALID_REQUEST), _api_code(exc)
+
+
+def _api_code(exc):
     if isinstance(exc, exceptions.ValidationError):
-        details = _plain(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
-        code = "parameter_invalid"
-        message = _first_message(details)
-    elif isinstance(exc, exceptions.NotFound):
-        code = "resource_missing"
-        message = "No such resource." if exc.detail == exceptions.NotFound.default_detail else str(exc.detail)
-    else:
-        codes = exc.get_codes()
-        code = codes if isinstance(codes, str) else "error"
-        message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else exc.default_detail
+        return "parameter_invalid"
+    if isinstance(exc, exceptions.NotFound):
+        return "resource_missing"
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else "error"
+    if isinstance(exc, exceptions.Throttled) and code in ("throttled", "error"):
+        return "rate_limited"  # a throttle's own code is kept (e.g. account_locked)
+    return code
 
-    if getattr(exc, "scope", None):  # api.permissions.MissingScope
-        extra["required_scope"] = exc.scope
+
+def _log(exc, request):
+    if isinstance(exc, SuspiciousOperation):
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").warning("%s", exc)
+    elif _is_unexpected(exc):
+        logger.exception("Unhandled error in %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
+
+
+# -- description: what the answer says (message, details, headers, extra fields) ------------------------
+
+def _message(exc, details):
+    if isinstance(exc, RequestDataTooBig):
+        return f"The request body is larger than the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+    if isinstance(exc, SuspiciousOperation):
+        return BAD_REQUEST_MESSAGE
+    if _is_unexpected(exc):
+        return INTERNAL_ERROR_MESSAGE
+    if isinstance(exc, exceptions.ValidationError):
+        return _first_message(details)
+    if isinstance(exc, exceptions.NotFound):
+        return "No such resource." if exc.detail == exceptions.NotFound.default_detail else str(exc.detail)
     if isinstance(exc, exceptions.Throttled):
-        wait = int(exc.wait) if exc.wait is not None and exc.wait >= 1 else 1
-        headers["Retry-After"] = str(wait)
-        code = code if code not in ("throttled", "error") else "rate_limited"  # keep e.g. account_locked
         # A throttle may say what is being held back ("wrong codes"); the wait is always stated.
+        wait = _retry_after(exc)
         template = getattr(exc, "wait_message", "Too many requests. Retry after {wait}.")
-        message = template.format(wait=f"{wait} second{'s' if wait != 1 else ''}")
+        return template.format(wait=f"{wait} second{'s' if wait != 1 else ''}")
+    return str(exc.detail) if not isinstance(exc.detail, (dict, list)) else exc.default_detail
+
+
+def _details(exc):
+    """Every field's errors, for a validation error; None otherwise."""
+    if not isinstance(exc, exceptions.ValidationError):
+        return None
+    return _plain(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
+
+
+def _retry_after(throttled):
+    """The throttle's wait in whole seconds, at least one."""
+    return int(throttled.wait) if throttled.wait is not None and throttled.wait >= 1 else 1
+
+
+def _headers(exc, context):
+    headers = {}
+    if isinstance(exc, exceptions.Throttled):
+        headers["Retry-After"] = str(_retry_after(exc))
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        authenticate_header = context["view"].get_authenticate_header(request) if context.get("view") else None
+        view = context.get("view")
+        authenticate_header = view.get_authenticate_header(context.get("request")) if view else None
         if authenticate_header:
             headers["WWW-Authenticate"] = authenticate_header
-    return error_response(status_code, type_, code, message, request=request, details=details, headers=headers, **extra)
+    return headers
+
+
+def _extra(exc):
+    """The scope that was missing (api.permissions.MissingScope), as its own field."""
+    if isinstance(exc, exceptions.APIException) and getattr(exc, "scope", None):
+        return {"required_scope": exc.scope}
+    return {}
 
 
 # Django-level handlers for what never reaches a DRF view (unknown URLs, errors in middleware): JSON for
@@ -174,13 +231,13 @@ def handler404(request, exception=None):
 def handler500(request):
     if not for_programs(request):
         return _page(request, 500)
-    return error_response(500, API, "internal_error", "An unexpected error occurred. Quote the request id when reporting it.", request=request)
+    return error_response(500, API, "internal_error", INTERNAL_ERROR_MESSAGE, request=request)
 
 
 def handler400(request, exception=None):
     if not for_programs(request):
         return _page(request, 400)
-    return error_response(400, INVALID_REQUEST, "bad_request", "The request could not be understood.", request=request)
+    return error_response(400, INVALID_REQUEST, "bad_request", BAD_REQUEST_MESSAGE, request=request)
 
 
 def handler403(request, exception=None):

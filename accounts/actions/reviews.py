@@ -4,6 +4,7 @@ every decision (each through the same service functions, and audit events, as th
 
 import csv
 import io
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max
@@ -77,6 +78,77 @@ def decide(*, item, decision, decided_by, new_role="", note=""):
     return item
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One item of a review and what was decided for it, as plain data: what plan_completion reads."""
+
+    item_id: int
+    subject: str
+    decision: str
+    is_credential: bool
+    member_id: int | None  # None once the member is removed (and on a credential's item)
+    api_key_id: int | None  # None once the key is deleted (and on a member's item)
+    new_role: str = ""
+
+    @classmethod
+    def of(cls, item):
+        return cls(item_id=item.pk, subject=item.subject, decision=item.decision, is_credential=item.is_credential,
+                   member_id=item.member_id, api_key_id=item.api_key_id, new_role=item.new_role)
+
+    @property
+    def is_gone(self):
+        """A decision to change something that no longer exists: the member removed, the key deleted with its
+        member, since the review started. Keeping what is gone changes nothing either way."""
+        subject_id = self.api_key_id if self.is_credential else self.member_id
+        return self.decision != AccessReviewItem.KEEP and subject_id is None
+
+
+@dataclass(frozen=True)
+class CompletionPlan:
+    """What completing a review does, in order: revoke keys, change roles, remove members."""
+
+    revoked_keys: tuple[Decision, ...]
+    role_changes: tuple[Decision, ...]  # promotions first
+    removals: tuple[Decision, ...]
+    kept: tuple[Decision, ...]
+    skipped: tuple[Decision, ...]  # gone: applied to nothing, not counted
+    reviewed_key_ids: frozenset[int]  # keys with their own entry, which follow their own decision
+
+    @property
+    def completed_metadata(self):
+        """The metadata of the access_review.completed event."""
+        return {
+            "kept": len(self.kept),
+            "changed": len(self.role_changes),
+            "revoked": len(self.revoked_keys) + len(self.removals),
+            "skipped": [{"item": d.subject, "decision": d.decision,
+                         "reason": "key deleted" if d.is_credential else "member removed"} for d in self.skipped],
+        }
+
+
+def plan_completion(decisions, *, completed_by_id):
+    """The plan for completing a review with these decisions (in the items' order), by the member
+    ``completed_by_id``. Conflict if an item is undecided or the review would remove the one completing it."""
+    undecided = [d.subject for d in decisions if not d.decision]
+    if undecided:
+        raise Conflict(f"Decide on every entry first: {', '.join(undecided[:5])}.")
+    if any(d.decision == AccessReviewItem.REVOKE and d.member_id == completed_by_id for d in decisions):
+        raise Conflict("A review cannot remove the Admin who completes it; another Admin must complete it.")
+    applied = [d for d in decisions if not d.is_gone]
+    revoke = [d for d in applied if d.decision == AccessReviewItem.REVOKE]
+    # Keys first (a removed member's keys are deleted with them), then promotions before demotions (so
+    # that an Admin handing over is not refused as the last one), then removals.
+    return CompletionPlan(
+        revoked_keys=tuple(d for d in revoke if d.is_credential),
+        role_changes=tuple(sorted((d for d in applied if d.decision == AccessReviewItem.CHANGE_ROLE),
+                                  key=lambda d: d.new_role != scope_registry.ADMIN)),
+        removals=tuple(d for d in revoke if not d.is_credential),
+        kept=tuple(d for d in applied if d.decision == AccessReviewItem.KEEP),
+        skipped=tuple(d for d in decisions if d.is_gone),
+        reviewed_key_ids=frozenset(d.api_key_id for d in applied if d.is_credential),
+    )
+
+
 def complete(*, review, completed_by):
     """Apply every decision, all or nothing; every item must have one. A decision whose member or key is
     gone by now is skipped: named in the completion event and in ``skipped`` on the returned review."""
@@ -84,44 +156,25 @@ def complete(*, review, completed_by):
         review = AccessReview.objects.select_for_update().get(pk=review.pk, organization_id=review.organization_id)
         if review.completed_at:
             raise Conflict("This review is already completed.")
-        items = list(review.items.select_related("member", "api_key").order_by("id"))
-        undecided = [item.subject for item in items if not item.decision]
-        if undecided:
-            raise Conflict(f"Decide on every entry first: {', '.join(undecided[:5])}.")
-        if any(item.decision == AccessReviewItem.REVOKE and item.member_id == completed_by.pk for item in items):
-            raise Conflict("A review cannot remove the Admin who completes it; another Admin must complete it.")
-        principal = session_principal(completed_by)
-        # A decision whose subject is gone since the review started (the member removed, the key deleted with
-        # its member) applies to nothing: it is skipped, named in the completion event, and not counted.
-        gone = {i.pk for i in items if i.decision != AccessReviewItem.KEEP
-                and (i.api_key_id if i.is_credential else i.member_id) is None}
-        skipped = [i for i in items if i.pk in gone]
-        applied = [i for i in items if i.pk not in gone]
-        # Keys first (a removed member's keys are deleted with them), then promotions before demotions (so
-        # that an Admin handing over is not refused as the last one), then removals.
-        revoked_keys = [i for i in applied if i.decision == AccessReviewItem.REVOKE and i.is_credential]
-        role_changes = sorted((i for i in applied if i.decision == AccessReviewItem.CHANGE_ROLE),
-                              key=lambda i: i.new_role != scope_registry.ADMIN)
-        removals = [i for i in applied if i.decision == AccessReviewItem.REVOKE and not i.is_credential]
-        reviewed_keys = {i.api_key_id for i in applied if i.is_credential}
-        for item in revoked_keys:
-            _revoke_with_successors(principal, item.api_key, reviewed_keys)
-        for item in role_changes:
-            services.update_member(principal=principal, member=item.member, role=item.new_role)
-        for item in removals:
-            services.remove_member(principal=principal, member=item.member)
+        items = {item.pk: item for item in review.items.select_related("member", "api_key").order_by("id")}
+        plan = plan_completion([Decision.of(item) for item in items.values()], completed_by_id=completed_by.pk)
+        _apply(plan, items, session_principal(completed_by))
         review.completed_at, review.completed_by = timezone.now(), completed_by
         review.completed_by_label, review.completed_by_member_id = _who(completed_by)
         review.save(update_fields=["completed_at", "completed_by", "completed_by_label", "completed_by_member_id"])
-        _audit("access_review.completed", review, completed_by, {
-            "kept": sum(i.decision == AccessReviewItem.KEEP for i in applied),
-            "changed": len(role_changes),
-            "revoked": len(revoked_keys) + len(removals),
-            "skipped": [{"item": i.subject, "decision": i.decision,
-                         "reason": "key deleted" if i.is_credential else "member removed"} for i in skipped],
-        })
-    review.skipped = skipped
+        _audit("access_review.completed", review, completed_by, plan.completed_metadata)
+    review.skipped = [items[d.item_id] for d in plan.skipped]
     return review
+
+
+def _apply(plan, items, principal):
+    """Carry out the plan through the services (each audits its own change); ``items`` by id."""
+    for decision in plan.revoked_keys:
+        _revoke_with_successors(principal, items[decision.item_id].api_key, plan.reviewed_key_ids)
+    for decision in plan.role_changes:
+        services.update_member(principal=principal, member=items[decision.item_id].member, role=decision.new_role)
+    for decision in plan.removals:
+        services.remove_member(principal=principal, member=items[decision.item_id].member)
 
 
 def _revoke_with_successors(principal, api_key, reviewed_keys):

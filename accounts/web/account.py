@@ -279,38 +279,56 @@ class KeyForm(forms.Form):
         self.fields["scopes"].choices = [(scope, scope) for scope in sorted(allowed)]
 
 
+def _own_key(membership, key_id):
+    """The person's own key in the organization they work in; 404 for any other (or none)."""
+    return APIKey.objects.filter(organization_id=membership.organization_id, member=membership, pk=key_id).first() or _not_found()
+
+
+def _create_own_key(request, membership, key_id=None):
+    if (needed := require_sudo(request)) is not None:
+        return needed
+    form = KeyForm(request.POST, allowed=membership.max_scopes())
+    if not form.is_valid():
+        return render(request, "accounts/refused.html", {"reason": "Give the key a name and at least one scope."}, status=400)
+    livemode = form.cleaned_data["livemode"]
+    api_key, secret = services.create_api_key(
+        member=membership, livemode=livemode, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+        principal=session_principal(membership, livemode))
+    return render(request, "accounts/key_created.html", {"api_key": api_key, "secret": secret})
+
+
+def _revoke_own_key(request, membership, key_id):
+    # No sudo: revoking only takes access away.
+    api_key = _own_key(membership, key_id)
+    services.revoke_api_key(principal=session_principal(membership, api_key.livemode), api_key=api_key)
+    return redirect("account-security")
+
+
+def _roll_own_key(request, membership, key_id):
+    if (needed := require_sudo(request)) is not None:
+        return needed
+    api_key = _own_key(membership, key_id)
+    try:
+        new_key, secret = services.roll_api_key(principal=session_principal(membership, api_key.livemode),
+                                                api_key=api_key, expires_in=24 * 3600)
+    except Conflict as conflict:
+        return render(request, "accounts/refused.html", {"reason": str(conflict.detail)}, status=409)
+    return render(request, "accounts/key_created.html", {"api_key": new_key, "secret": secret, "rolled": api_key})
+
+
 class OwnKeysView(LoginRequiredMixin, View):
     """Your own API keys in the organization you work in: create (shown once), roll, revoke."""
 
+    # The URL's verb (none: create) to what it does; any other verb is a 404.
+    actions = {None: _create_own_key, "revoke": _revoke_own_key, "roll": _roll_own_key}
+
     def post(self, request, key_id=None, verb=None):
         membership = current_membership(request)
-        if membership is None or verb not in (None, "revoke", "roll"):
+        action = self.actions.get(verb)
+        if membership is None or action is None:
             raise Http404
-        if verb == "revoke":
-            api_key = APIKey.objects.filter(organization_id=membership.organization_id, member=membership, pk=key_id).first() or _not_found()
-            services.revoke_api_key(principal=session_principal(membership, api_key.livemode), api_key=api_key)
-            return redirect("account-security")
-        if (needed := require_sudo(request)) is not None:
-            return needed
-        if verb == "roll":
-            api_key = APIKey.objects.filter(organization_id=membership.organization_id, member=membership, pk=key_id).first() or _not_found()
-            try:
-                new_key, secret = services.roll_api_key(principal=session_principal(membership, api_key.livemode),
-                                                        api_key=api_key, expires_in=24 * 3600)
-            except Conflict as conflict:
-                return render(request, "accounts/refused.html", {"reason": str(conflict.detail)}, status=409)
-            return render(request, "accounts/key_created.html", {"api_key": new_key, "secret": secret, "rolled": api_key})
-
-        form = KeyForm(request.POST, allowed=membership.max_scopes())
-        if not form.is_valid():
-            return render(request, "accounts/refused.html", {"reason": "Give the key a name and at least one scope."}, status=400)
-        livemode = form.cleaned_data["livemode"]
-        api_key, secret = services.create_api_key(
-            member=membership, livemode=livemode, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
-            principal=session_principal(membership, livemode))
-        return render(request, "accounts/key_created.html", {"api_key": api_key, "secret": secret})
+        return action(request, membership, key_id)
 
 
 def _not_found():
     raise Http404
-

@@ -109,6 +109,32 @@ def _tls_verification_failed(exc: BaseException) -> bool:
     return False
 
 
+def _api_key_unless_other(api_key: str | None, *, oauth_config: Any, jwt_token: str | None,
+                          jwt_refresh_token: str | None) -> str | None:
+    """Check that at most one credential is given; with none, the API key from ``OPENPAAS_API_KEY``.
+    Returns the API key to use, or None when another credential is given."""
+    given = [name for name, value in (("api_key", api_key), ("oauth_config", oauth_config), ("jwt_token", jwt_token))
+             if value is not None]
+    if len(given) > 1:
+        raise ConfigurationError(f"Pass exactly one credential, not {' and '.join(given)}.")
+    if jwt_refresh_token is not None and jwt_token is None:
+        raise ConfigurationError("jwt_refresh_token goes with jwt_token.")
+    if given:
+        return api_key
+    from_environment = os.environ.get("OPENPAAS_API_KEY") or None
+    if from_environment is None:
+        raise ConfigurationError("No credentials: pass api_key=..., oauth_config=... or jwt_token=..., "
+                                 "or set the OPENPAAS_API_KEY environment variable.")
+    return from_environment
+
+
+def _check_limits(*, timeout: float, max_retries: int) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError("max_retries must be an integer >= 0.")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigurationError("timeout must be a number of seconds > 0.")
+
+
 class OpenPaaSClient:
     """A client of the Open PaaS API.
 
@@ -135,40 +161,39 @@ class OpenPaaSClient:
         pinned_public_keys: Iterable[str] | None = None,
         ca_bundle: str | None = None,
     ) -> None:
-        given = [name for name, value in (("api_key", api_key), ("oauth_config", oauth_config), ("jwt_token", jwt_token))
-                 if value is not None]
-        if len(given) > 1:
-            raise ConfigurationError(f"Pass exactly one credential, not {' and '.join(given)}.")
-        if jwt_refresh_token is not None and jwt_token is None:
-            raise ConfigurationError("jwt_refresh_token goes with jwt_token.")
-        if not given:
-            api_key = os.environ.get("OPENPAAS_API_KEY") or None
-            if api_key is None:
-                raise ConfigurationError("No credentials: pass api_key=..., oauth_config=... or jwt_token=..., "
-                                         "or set the OPENPAAS_API_KEY environment variable.")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError("max_retries must be an integer >= 0.")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigurationError("timeout must be a number of seconds > 0.")
-
+        api_key = _api_key_unless_other(api_key, oauth_config=oauth_config, jwt_token=jwt_token,
+                                        jwt_refresh_token=jwt_refresh_token)
+        _check_limits(timeout=timeout, max_retries=max_retries)
         self.base_url = _normalize_base_url(base_url or os.environ.get("OPENPAAS_BASE_URL") or DEFAULT_BASE_URL)
         self.max_retries = max_retries
         self.timeout = float(timeout)
-        pins = parse_pins(pinned_public_keys) if pinned_public_keys is not None else None
-        if pins is not None and not self.base_url.startswith("https://"):
+        pins = self._pins(pinned_public_keys)
+        self._credential: Credential = self._make_credential(api_key, oauth_config, jwt_token, jwt_refresh_token)
+        self._http = self._make_http_client(ssl_context(pins, ca_bundle))
+        self._add_resources()
+
+    def _pins(self, pinned_public_keys: Iterable[str] | None) -> frozenset[bytes] | None:
+        """The parsed pins, or None; pinning is for TLS, so it needs an https base_url."""
+        if pinned_public_keys is None:
+            return None
+        pins = parse_pins(pinned_public_keys)
+        if not self.base_url.startswith("https://"):
             raise ConfigurationError("pinned_public_keys need an https base_url.")
+        return pins
 
-        self._credential: Credential
+    def _make_credential(self, api_key: str | None, oauth_config: OAuthConfig | Mapping[str, Any] | None,
+                         jwt_token: str | None, jwt_refresh_token: str | None) -> Credential:
+        """The one credential given (at most one is, checked by _api_key_unless_other)."""
         if oauth_config is not None:
-            self._credential = OAuthCredential(oauth_config, self.base_url)
-        elif jwt_token is not None:
-            self._credential = JWTCredential(jwt_token, jwt_refresh_token, f"{self.base_url}{API_PREFIX}/auth/token/refresh")
-        else:
-            assert api_key is not None
-            self._credential = APIKeyCredential(api_key)
+            return OAuthCredential(oauth_config, self.base_url)
+        if jwt_token is not None:
+            return JWTCredential(jwt_token, jwt_refresh_token, f"{self.base_url}{API_PREFIX}/auth/token/refresh")
+        assert api_key is not None
+        return APIKeyCredential(api_key)
 
-        context = ssl_context(pins, ca_bundle)
-        self._http = httpx.Client(
+    def _make_http_client(self, context: ssl.SSLContext | None) -> httpx.Client:
+        """The one HTTP client every request goes through: verified TLS (pinned when asked), no redirects."""
+        return httpx.Client(
             timeout=httpx.Timeout(self.timeout),
             verify=context if context is not None else True,
             follow_redirects=False,  # a redirect never carries the credential anywhere
@@ -179,6 +204,7 @@ class OpenPaaSClient:
             },
         )
 
+    def _add_resources(self) -> None:
         self.connectors = resources.Connectors(self)
         self.workflows = resources.Workflows(self)
         self.datasets = resources.Datasets(self)
