@@ -73,8 +73,7 @@ class Resource:
     organization_wide: tuple = ()  # methods that change the organization: live-mode credentials only
     not_idempotent: dict = field(default_factory=dict)  # POST route -> why it ignores Idempotency-Key
     secrets: dict = field(default_factory=dict)  # POST route -> one-time secret members of its response
-    open_query: dict = field(default_factory=dict)  # (route, method) -> why it takes query parameters it does
-    # not declare
+    open_query: dict = field(default_factory=dict)  # (route, method) -> why it takes undeclared query parameters
     schema_view: bool = False  # drf-spectacular's own views: not in the schema, take ?format= and ?lang=
 
     def __str__(self):
