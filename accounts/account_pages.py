@@ -23,12 +23,12 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_otp import login as otp_login
 
-from accounts import mfa, services
-from accounts.middleware import live_sessions, rekey_session
+from accounts.actions import mfa, services
+from accounts.web.sessions import live_sessions, rekey_session
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Member, UserSession
-from accounts.principal import session_principal
-from accounts.signin import count_failure, locked_message, lockout_seconds, record_failure
-from config.errors import Conflict
+from core.principal import session_principal
+from accounts.web.signin import count_failure, locked_message, lockout_seconds, record_failure
+from core.errors import Conflict
 
 ORGANIZATION = "openpaas_organization"
 SUDO_AT = "openpaas_sudo_at"

@@ -1,9 +1,9 @@
 """The administrator console's pages for organizations, members, API keys, OAuth applications,
 invitations, access reviews and django-axes lockouts.
 
-Each page writes through the same function the API calls (accounts.services, accounts.invitations,
-accounts.reviews), acting as the requesting person's Admin membership in the object's organization
-(config.admin.acting_principal), so every change is validated by the same rules and leaves the same
+Each page writes through the same function the API calls (accounts.actions.services, accounts.actions.invitations,
+accounts.actions.reviews), acting as the requesting person's Admin membership in the object's organization
+(console.site.acting_principal), so every change is validated by the same rules and leaves the same
 audit event. Secrets are never on a page: keys show their prefix and last four characters; a new key's or
 application's secret is shown once, on the page that answers its creation."""
 
@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 import audit
-from accounts import invitations, reviews, scopes as scope_registry, services
+from accounts.actions import invitations, reviews, services
+from core import scopes as scope_registry
 from accounts.models import (
     AccessReview,
     AccessReviewItem,
@@ -33,8 +34,8 @@ from accounts.models import (
     Organization,
     User,
 )
-from accounts.serializers import APIKeySerializer, MemberSerializer, OAuthApplicationSerializer
-from config.admin import (
+from accounts.api.serializers import APIKeySerializer, MemberSerializer, OAuthApplicationSerializer
+from console.site import (
     ObjectAction,
     TenantAdmin,
     acting_principal,
@@ -45,7 +46,7 @@ from config.admin import (
     site,
     tenant_scope,
 )
-from config.errors import Conflict
+from core.errors import Conflict
 
 SCOPE_CHOICES = [(scope, f"{scope}: {description}") for scope, description in sorted(scope_registry.SCOPES.items())]
 SERVICE_SCOPE_CHOICES = [(scope, label) for scope, label in SCOPE_CHOICES if scope in scope_registry.SEED_SCOPES]

@@ -9,8 +9,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 
 import audit
-from accounts.pagination import KeysetPagination
-from idempotency.mixins import IdempotentViewMixin
+from api.pagination import KeysetPagination
+from api.idempotent_views import IdempotentViewMixin
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -107,7 +107,7 @@ class QueryParametersMixin:
     a declared parameter with an ``enum`` takes only those values (400 ``parameter_invalid``).
 
     ``query_parameters`` maps an action to its OpenApiParameters (the schema lists the same, through
-    accounts.schema; a plain APIView's keys are its handlers: "get", "post"); a list also takes its
+    api.schema; a plain APIView's keys are its handlers: "get", "post"); a list also takes its
     paginator's ``limit`` and ``cursor``. A GET of an action in
     ``open_query_actions`` parses its own query (the dataset records filter on any field name).
     Checked after authentication, permissions and throttles, before an Idempotency-Key is claimed."""
@@ -158,7 +158,7 @@ _UNAUDITED_HOOKS = {
 
 
 class TenantViewSet(IdempotentViewMixin, QueryParametersMixin, viewsets.GenericViewSet):
-    """A viewset over one tenant-owned model. Its POSTs honour ``Idempotency-Key`` (idempotency.mixins);
+    """A viewset over one tenant-owned model. Its POSTs honour ``Idempotency-Key`` (api.idempotent_views);
     its actions take only the query parameters they declare (QueryParametersMixin).
 
     Subclasses set ``model``, ``scope_map`` and ``audit_resource``; they narrow the queryset in

@@ -12,10 +12,11 @@ from django.utils.module_loading import import_string
 from rest_framework import authentication, exceptions
 
 import audit
-from accounts import credential_cache, gate, keys
+from accounts.auth import credential_cache, keys
+from core import gate
 from accounts.models import APIKey
-from accounts.principal import Principal
-from accounts.scopes import effective_scopes
+from core.principal import Principal
+from core.scopes import effective_scopes
 
 # Query parameters under which clients commonly (and wrongly) send credentials.
 CREDENTIAL_PARAMS = {"api_key", "apikey", "key", "access_token", "token", "secret", "client_secret", "bearer"}
@@ -216,7 +217,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
             store.put(cache_key, entry)
         if counts is None:
             _, counts = gate.read(entry.organization_id, _limits(entry))
-        request.openpaas_rate_counts = counts  # read by accounts.throttling.PrincipalRateThrottle
+        request.openpaas_rate_counts = counts  # read by accounts.auth.throttling.PrincipalRateThrottle
         loader.note_use(entry, now, getattr(request, "client_ip", None))
         return Principal(
             organization_id=entry.organization_id,

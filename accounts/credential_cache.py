@@ -1,7 +1,7 @@
 """Resolved credentials (API keys, OAuth access tokens, JWTs), kept in each process so that the hot
 path needs no database query.
 
-An entry is trusted only while its organization's access generation (accounts.gate) is the one it was
+An entry is trusted only while its organization's access generation (core.gate) is the one it was
 loaded under; every change to a key, member, person or organization bumps that generation on commit,
 so a revocation or demotion applies on the next request. Entries also expire after
 OPENPAAS_CREDENTIAL_CACHE_SECONDS in case a bump was lost. An entry holds only what a Principal needs

@@ -1,4 +1,4 @@
-"""Deleting expired credentials and sessions, in batches (``config.housekeeping``). Run by
+"""Deleting expired credentials and sessions, in batches (``core.housekeeping``). Run by
 ``manage.py clear_expired``; nothing here changes what is valid, only removes rows that no longer are."""
 
 from datetime import timedelta
@@ -12,9 +12,9 @@ from oauth2_provider.models import clear_expired as clear_expired_oauth_tokens
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.middleware import LAST_SEEN_WRITE
+from accounts.web.sessions import LAST_SEEN_WRITE
 from accounts.models import TokenSession, UserSession
-from config.housekeeping import delete_in_batches
+from core.housekeeping import delete_in_batches
 
 
 def clear_expired_jwt(*, batch_size=1000, now=None):

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 import audit
 from accounts.models import Invitation, Member, User
-from accounts.principal import session_principal
-from config.errors import Conflict
+from core.principal import session_principal
+from core.errors import Conflict
 
 VALID_FOR = timedelta(days=7)
 

@@ -26,14 +26,15 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 import audit
-from accounts import credential_cache, mfa
-from accounts.api import StrictSerializer
-from accounts.authentication import CredentialLoader, InvalidToken
+from accounts.auth import credential_cache
+from accounts.actions import mfa
+from api.views import StrictSerializer
+from accounts.auth.authentication import CredentialLoader, InvalidToken
 from accounts.models import Member, TokenSession
-from accounts.principal import session_principal
-from accounts.signin import count_failure, lockout_seconds, record_failure
-from accounts.serializers import check_known_scopes, scope_list_field
-from config.parsers import storable_text
+from core.principal import session_principal
+from accounts.web.signin import count_failure, lockout_seconds, record_failure
+from accounts.api.serializers import check_known_scopes, scope_list_field
+from api.parsers import storable_text
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):

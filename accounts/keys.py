@@ -9,7 +9,7 @@ import secrets
 import zlib
 from dataclasses import dataclass
 
-from accounts.ids import BASE62
+from core.ids import BASE62
 
 RANDOM_CHARS = 43  # 62**43 > 2**256: room for 32 random bytes
 CHECKSUM_CHARS = 6  # 62**6 > 2**32: room for a CRC32

@@ -15,9 +15,9 @@ from django_otp import devices_for_user
 from rest_framework import exceptions
 
 import audit
-from accounts import scopes as scope_registry
+from core import scopes as scope_registry
 from accounts.models import AuthenticatorDevice, BackupCodeDevice, Member, normalize_backup_code
-from accounts.principal import session_principal
+from core.principal import session_principal
 
 
 def has_second_factor(user) -> bool:
@@ -70,7 +70,7 @@ class CodesBackingOff(exceptions.Throttled):
     """The API's answer when a code was not checked because of the back-off: 429 with Retry-After."""
 
     default_code = "mfa_backing_off"
-    wait_message = "Too many wrong codes. Wait {wait} and try again."  # config.errors fills in the wait
+    wait_message = "Too many wrong codes. Wait {wait} and try again."  # core.errors fills in the wait
 
 
 def verify_code(user, code):

@@ -88,7 +88,7 @@ class SessionPolicyMiddleware:
         now = timezone.now()
         if now - record.last_activity > LAST_SEEN_WRITE:
             UserSession.objects.filter(pk=record.pk).update(last_activity=now, ip_address=getattr(request, "client_ip", None))
-        from accounts import mfa
+        from accounts.actions import mfa
 
         if not request.path.startswith(ENROLMENT_OPEN) and mfa.must_enrol(user):
             return redirect("mfa-enrol")

@@ -12,9 +12,9 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 from oauth2_provider.models import AbstractApplication
 
-from accounts import scopes as scope_registry
-from accounts.ids import PublicIdField
-from accounts.tenancy import TenantModel, TenantQuerySet, tenant_index
+from core import scopes as scope_registry
+from core.ids import PublicIdField
+from core.tenancy import TenantModel, TenantQuerySet, tenant_index
 from keystore.fields import EncryptedTextField
 
 

@@ -30,14 +30,15 @@ from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
 
 import audit
-from accounts import credential_cache, gate
-from accounts.authentication import REFUSAL_AUDIT_SECONDS, CredentialLoader
-from accounts.ids import BASE62
+from accounts.auth import credential_cache
+from core import gate
+from accounts.auth.authentication import REFUSAL_AUDIT_SECONDS, CredentialLoader
+from core.ids import BASE62
 from accounts.models import Member, OAuthApplication
-from accounts.scopes import SCOPES
+from core.scopes import SCOPES
 
 OPENID = "openid"
-# The Django user of the authorization request being handled (set by accounts.web.ConsentView).
+# The Django user of the authorization request being handled (set by accounts.web.oauth_pages.ConsentView).
 AUTHORIZING_USER = ContextVar("openpaas_authorizing_user", default=None)
 ACCESS_TOKEN_PREFIX = "oat_"  # nosec B105: a public marker, not a secret
 REFRESH_TOKEN_PREFIX = "ort_"  # nosec B105: a public marker, not a secret

@@ -20,7 +20,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
-from config.parsers import storable_text
+from api.parsers import storable_text
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100

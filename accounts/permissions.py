@@ -5,9 +5,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 import audit
-from accounts import gate
-from accounts.authentication import REFUSAL_AUDIT_SECONDS, MissingCredentials, TooManyRefusals
-from accounts.principal import Principal
+from core import gate
+from accounts.auth.authentication import REFUSAL_AUDIT_SECONDS, MissingCredentials, TooManyRefusals
+from core.principal import Principal
 
 
 class MissingScope(PermissionDenied):

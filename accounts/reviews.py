@@ -10,10 +10,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 import audit
-from accounts import mfa, scopes as scope_registry, services
+from accounts.actions import mfa, services
+from core import scopes as scope_registry
 from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
-from accounts.principal import session_principal
-from config.errors import Conflict
+from core.principal import session_principal
+from core.errors import Conflict
 
 
 def _audit(action, review, member, metadata=None):

@@ -1,6 +1,6 @@
 """OpenAPI generation that states, for each operation, the scope it requires, the three ways to present a
 credential (API key, OAuth 2.0 token, JWT), the query parameters it takes, that request bodies take no
-unknown fields, and the errors it can answer, all in the one error shape (config.errors).
+unknown fields, and the errors it can answer, all in the one error shape (core.errors).
 
 Errors are documented per operation from what it is, not listed by hand: any operation can be refused
 for its credential (401), its scope or another permission rule (403) and its rate (429); one that takes
@@ -14,12 +14,12 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
 
-from accounts.permissions import ANY_PRINCIPAL, required_scope
-from accounts.scopes import SCOPES
-from config import errors
-from idempotency.store import MAX_KEY_LENGTH, is_one_time_secret
+from api.permissions import ANY_PRINCIPAL, required_scope
+from core.scopes import SCOPES
+from core import errors
+from api.idempotency import MAX_KEY_LENGTH, is_one_time_secret
 
-# As idempotency.store's check: printable ASCII, no space at either end.
+# As api.idempotency's check: printable ASCII, no space at either end.
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~](?:[ -~]{0,%d}[!-~])?$" % (MAX_KEY_LENGTH - 2)
 
 
@@ -88,7 +88,7 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 
 class ScopedAutoSchema(AutoSchema):
     def _postprocess_serializer_schema(self, schema, serializer, direction):
-        from accounts.api import StrictSerializerMixin
+        from api.views import StrictSerializerMixin
 
         schema = super()._postprocess_serializer_schema(schema, serializer, direction)
         if direction == "request" and isinstance(serializer, StrictSerializerMixin) and "properties" in schema:
@@ -110,7 +110,7 @@ class ScopedAutoSchema(AutoSchema):
             schema["minItems"] = max(schema.get("minItems", 0), 1)
 
     def get_override_parameters(self):
-        from idempotency.mixins import IdempotentViewMixin
+        from api.idempotent_views import IdempotentViewMixin
 
         parameters = list(super().get_override_parameters())
         action = getattr(self.view, "action", None) or self.method.lower()
@@ -121,8 +121,8 @@ class ScopedAutoSchema(AutoSchema):
         return parameters
 
     def _error_statuses(self, operation):
-        from accounts.api import QueryParametersMixin
-        from accounts.throttling import SignInAddressThrottle, SignInDoor
+        from api.views import QueryParametersMixin
+        from accounts.auth.throttling import SignInAddressThrottle, SignInDoor
 
         authenticated = bool(self.view.get_authenticators())
         has_body = "requestBody" in operation
@@ -167,7 +167,7 @@ class ScopedAutoSchema(AutoSchema):
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.BearerAuthentication"
+    target_class = "accounts.auth.authentication.BearerAuthentication"
     name = ["apiKey", "oauth2", "jwt"]
 
     def get_security_requirement(self, auto_schema):

@@ -5,8 +5,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts import scopes as scope_registry
-from accounts.api import ObjectTypeField, StrictSerializer, TenantModelSerializer
+from core import scopes as scope_registry
+from api.views import ObjectTypeField, StrictSerializer, TenantModelSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 
 MAX_ROLL_GRACE_SECONDS = 7 * 24 * 3600

@@ -8,9 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from accounts import keys, scopes as scope_registry
+from accounts.auth import keys
+from core import scopes as scope_registry
 from accounts.models import APIKey, Member, OAuthApplication, Organization, User
-from config.errors import Conflict
+from core.errors import Conflict
 
 
 def _audit(action, principal, organization, livemode, target, metadata=None):

@@ -1,4 +1,4 @@
-"""Changes to who may do what mark the organization's cached credentials stale (accounts.gate), and a
+"""Changes to who may do what mark the organization's cached credentials stale (core.gate), and a
 member's removal ends their OAuth tokens.
 
 Signals, not calls in each service, so that every path that saves these models (the API, the admin,
@@ -9,10 +9,10 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from accounts.gate import bump_generation
-from accounts.middleware import end_session, start_session
+from core.gate import bump_generation
+from accounts.web.sessions import end_session, start_session
 from accounts.models import APIKey, Member, OAuthApplication, Organization, TokenSession, User
-from accounts.oauth import end_member_tokens
+from accounts.auth.oauth import end_member_tokens
 
 
 @receiver(post_save, sender=APIKey)

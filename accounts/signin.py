@@ -5,7 +5,7 @@ between the steps the session holds nothing but who is half-way, for five minute
 django-axes counts every failure (passwords and codes) and locks both steps (and the JWT endpoint) for an
 account after AXES_FAILURE_LIMIT failures from one address or AXES_ACCOUNT_FAILURE_LIMIT from all of them.
 Before either step looks at anything, the attempt is taken from its address's sign-in budget, shared
-with the token endpoints (accounts.throttling): 429 once spent, 503 while the cache cannot count it."""
+with the token endpoints (accounts.auth.throttling): 429 once spent, 503 while the cache cannot count it."""
 
 import math
 import time
@@ -27,10 +27,10 @@ from django.urls import reverse
 from django.views.generic import FormView
 from django_otp import login as otp_login
 
-from accounts import mfa
-from accounts.throttling import (UNAVAILABLE_RETRY_AFTER, SignInUnavailable, give_back_sign_in_attempt,
+from accounts.actions import mfa
+from accounts.auth.throttling import (UNAVAILABLE_RETRY_AFTER, SignInUnavailable, give_back_sign_in_attempt,
                                  take_sign_in_attempt)
-from config.errors import RATE_LIMIT, error_response
+from core.errors import RATE_LIMIT, error_response
 
 PENDING = "openpaas_pending_sign_in"
 PENDING_SECONDS = 5 * 60

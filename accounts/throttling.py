@@ -1,7 +1,7 @@
 """Rate limits per credential and per organization (both modes counted apart), in the shared cache.
 
 Authentication counts the request against both budgets in the same cache round trip that validates
-its cached credential (accounts.gate) and leaves the counts on the request; this throttle only judges
+its cached credential (core.gate) and leaves the counts on the request; this throttle only judges
 them, so DRF answers 429 with Retry-After as for any throttle.
 
 Sign-in attempts per client address (SignInBudget) are counted apart, before any credential is looked
@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from accounts import gate
+from core import gate
 
 logger = logging.getLogger("openpaas.sign_in")
 
@@ -55,11 +55,11 @@ class PrincipalRateThrottle(BaseThrottle):
 # before anything is checked (an atomic increment, so concurrent requests cannot overshoot) and a refusal
 # costs no database query and writes nothing.
 #
-# The address is the one a trusted proxy vouches for (config.middleware.client_ip), never a raw
+# The address is the one a trusted proxy vouches for (core.middleware.client_ip), never a raw
 # X-Forwarded-For; IPv6 addresses count per /64, the block one subscriber gets.
 #
 # Without the shared cache nothing can be counted: these doors then fail closed (503 with Retry-After),
-# logged; the rest of the API fails open (accounts.gate).
+# logged; the rest of the API fails open (core.gate).
 
 UNAVAILABLE_RETRY_AFTER = 30  # seconds: what a refused client is told while the cache is unreachable
 
@@ -141,8 +141,8 @@ def give_back_sign_in_attempt(request):
 
 def sign_in_unavailable_response(request):
     """503 in the API's error shape."""
-    # Imported here: DRF imports this module (DEFAULT_THROTTLE_CLASSES) while config.errors imports DRF.
-    from config.errors import API, error_response
+    # Imported here: DRF imports this module (DEFAULT_THROTTLE_CLASSES) while core.errors imports DRF.
+    from core.errors import API, error_response
 
     return error_response(503, API, SignInUnavailable.default_code, str(SignInUnavailable.default_detail),
                           request=request, headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})

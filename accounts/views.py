@@ -6,13 +6,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import invitations, jwt, services
-from accounts.api import QueryParametersMixin, StrictSerializer, TenantCRUDViewSet, TenantViewSet
-from accounts.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
+from accounts.actions import invitations, services
+from accounts.auth import jwt
+from api.views import QueryParametersMixin, StrictSerializer, TenantCRUDViewSet, TenantViewSet
+from accounts.auth.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
-from accounts.permissions import ANY_PRINCIPAL, WRITE_METHODS, every_method, refuse_test_mode
-from accounts.throttling import SignInAddressThrottle, SignInDoor
-from accounts.serializers import (
+from api.permissions import ANY_PRINCIPAL, WRITE_METHODS, every_method, refuse_test_mode
+from accounts.auth.throttling import SignInAddressThrottle, SignInDoor
+from accounts.api.serializers import (
     APIKeySerializer,
     APIKeyWithSecretSerializer,
     InvitationSerializer,

@@ -1,5 +1,5 @@
 """Browser pages of OAuth (consent) and invitations, and the OAuth token and introspection endpoints. Sign-in
-is in accounts.signin, the account pages in accounts.account_pages."""
+is in accounts.web.signin, the account pages in accounts.web.account."""
 
 import hashlib
 import json
@@ -25,13 +25,13 @@ from oauth2_provider.oauth2_backends import _add_iss_to_redirect, get_oauthlib_c
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, IntrospectTokenView, RevokeTokenView, TokenView
 
-from accounts import invitations
+from accounts.actions import invitations
 from accounts.models import Member, OAuthApplication, User
-from accounts.oauth import AUTHORIZING_USER, OPENID, RegistryScopes, member_for_token, within_application
-from accounts.signin import complete_sign_in
-from accounts.throttling import (UNAVAILABLE_RETRY_AFTER, SignInUnavailable, give_back_sign_in_attempt,
+from accounts.auth.oauth import AUTHORIZING_USER, OPENID, RegistryScopes, member_for_token, within_application
+from accounts.web.signin import complete_sign_in
+from accounts.auth.throttling import (UNAVAILABLE_RETRY_AFTER, SignInUnavailable, give_back_sign_in_attempt,
                                  take_sign_in_attempt)
-from config.errors import Conflict
+from core.errors import Conflict
 
 def _membership(user, application):
     return Member.objects.filter(organization_id=application.organization_id, user=user).first()
@@ -145,7 +145,7 @@ def _oauth_refusal(status, error, description, retry_after):
 def _within_sign_in_budget(request, endpoint, answer):
     """``answer()``, a client's request to an OAuth endpoint that checks its secret, counted as an attempt
     of its address against the sign-in budget shared with /login and the JWT endpoints
-    (accounts.throttling), and given back when it succeeds (200): a spent budget is 429 ``slow_down``
+    (accounts.auth.throttling), and given back when it succeeds (200): a spent budget is 429 ``slow_down``
     (RFC 8628's token endpoint error for a client asking too often), an unreachable cache 503
     ``temporarily_unavailable``, both with Retry-After and before any secret is checked (each check is a
     password hash: guessing must not burn CPU either)."""

@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from audit.actions import ACTIONS
 from audit.models import AuditEvent
-from config.admin import TenantAdmin, site
+from console.site import TenantAdmin, site
 
 
 class ActionFilter(admin.SimpleListFilter):

@@ -6,7 +6,7 @@ from django.db import connection
 
 from audit.actions import ACTIONS, ORGANIZATION_WIDE
 from audit.models import AuditEvent
-from config.context import current_request_context
+from core.context import current_request_context
 
 
 def type_name(instance) -> str:
@@ -21,7 +21,7 @@ def record(action, *, organization, livemode=None, principal=None, target=None, 
     ``livemode`` is the mode the action happened in; an organization-wide action (audit.actions) has
     none and is always recorded in live mode (and listed to readers of both modes), whatever is passed.
     ``principal`` is who acted (an API credential's, or a browser session's: see
-    accounts.principal.session_principal), None for the system. ``target`` is a model instance or None."""
+    core.principal.session_principal), None for the system. ``target`` is a model instance or None."""
     if action not in ACTIONS:
         raise ValueError(f"Unregistered audit action {action!r}.")
     if action in ORGANIZATION_WIDE:

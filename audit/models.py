@@ -1,8 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
-from accounts.ids import PublicIdField
-from accounts.tenancy import TenantQuerySet
+from core.ids import PublicIdField
+from core.tenancy import TenantQuerySet
 
 
 class AppendOnlyQuerySet(TenantQuerySet):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from accounts.api import ObjectTypeField
+from api.views import ObjectTypeField
 from audit.models import AuditEvent
 
 

@@ -2,8 +2,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins
 from rest_framework.exceptions import ValidationError
 
-from accounts.api import TenantViewSet
-from accounts.permissions import every_method
+from api.views import TenantViewSet
+from api.permissions import every_method
 from audit.actions import ACTIONS
 from audit.models import AuditEvent
 from audit.serializers import AuditEventSerializer

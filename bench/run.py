@@ -101,9 +101,9 @@ def load_data():
     from django.contrib.auth.hashers import make_password
     from django.db import connections
 
-    from accounts import scopes
+    from core import scopes
     from accounts.models import Member, Organization, User
-    from accounts.services import create_api_key, create_oauth_application
+    from accounts.actions.services import create_api_key, create_oauth_application
     from connectors.models import Connector
 
     orgs = Organization.objects.bulk_create(Organization(name=f"Bench org {i}") for i in range(ORGANIZATIONS))
@@ -160,7 +160,7 @@ def issue_jwts(bench_orgs):
     from django.db import connections
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from accounts.jwt import issue_tokens
+    from accounts.auth.jwt import issue_tokens
     from accounts.models import Member
 
     developers = Member.objects.select_related("organization", "user").in_bulk([b.developer_id for b in bench_orgs])

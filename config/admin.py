@@ -38,11 +38,11 @@ from django_otp import devices_for_user
 from django_otp.admin import OTPAdminSite
 
 import audit
-from accounts import scopes as scope_registry
-from accounts.account_pages import sudo_is_fresh
+from core import scopes as scope_registry
+from accounts.web.account import sudo_is_fresh
 from accounts.models import AccessReview, Member, Organization, User
-from accounts.principal import Principal, session_principal
-from config.errors import Conflict
+from core.principal import Principal, session_principal
+from core.errors import Conflict
 
 # Who may administer what
 
@@ -205,7 +205,7 @@ class OpenPaaSAdminSite(OTPAdminSite):
         return redirect_to_login(next_url, settings.LOGIN_URL)
 
     def logout(self, request, extra_context=None):
-        from accounts.signin import SignOutView
+        from accounts.web.signin import SignOutView
 
         return SignOutView.as_view()(request)  # audited, and the session ends on the server
 
@@ -239,7 +239,7 @@ def delete_selected(modeladmin, request, queryset):
 site = OpenPaaSAdminSite()
 site.add_action(delete_selected, "delete_selected")
 
-# The URL conf mounts the site with ``include("config.admin")``: its URL namespace, and its URLs read when
+# The URL conf mounts the site with ``include("console.site")``: its URL namespace, and its URLs read when
 # the URL conf loads, after every app's admin module has registered its pages.
 app_name = "admin"
 

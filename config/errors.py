@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from rest_framework import exceptions, status
 from rest_framework.views import set_rollback
 
-from config.context import current_request_context
+from core.context import current_request_context
 
 logger = logging.getLogger("openpaas.errors")
 
@@ -121,7 +121,7 @@ def api_exception_handler(exc, context):
         code = codes if isinstance(codes, str) else "error"
         message = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else exc.default_detail
 
-    if getattr(exc, "scope", None):  # accounts.permissions.MissingScope
+    if getattr(exc, "scope", None):  # api.permissions.MissingScope
         extra["required_scope"] = exc.scope
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait) if exc.wait is not None and exc.wait >= 1 else 1

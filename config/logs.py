@@ -5,7 +5,7 @@ import logging
 import re
 import traceback
 
-from config.context import current_request_context
+from core.context import current_request_context
 
 
 class RequestIDLogFilter(logging.Filter):

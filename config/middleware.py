@@ -11,8 +11,8 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.middleware import common as django_common
 
-from config.context import RequestContext, set_request_context, reset_request_context
-from config.errors import INVALID_REQUEST, error_response, for_programs, handler400, handler404, handler500
+from core.context import RequestContext, set_request_context, reset_request_context
+from core.errors import INVALID_REQUEST, error_response, for_programs, handler400, handler404, handler500
 
 
 def _trusted_proxy_networks():

@@ -82,20 +82,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestContextMiddleware",
+    "core.middleware.RequestContextMiddleware",
     # Outside everything that may answer early (413, a refused NUL, a bad host), so every response has them.
-    "config.csp.ContentSecurityPolicyMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.BodySizeLimitMiddleware",
-    "config.middleware.RefuseNulMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
+    "core.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "config.middleware.CommonMiddleware",  # Django's; a program's write never redirected for a slash
+    "core.middleware.CommonMiddleware",  # Django's; a program's write never redirected for a slash
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "accounts.middleware.SessionPolicyMiddleware",
+    "accounts.web.sessions.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -215,7 +215,7 @@ CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True  # no script of ours reads it: forms carry the token
 # Sessions end after 30 idle minutes (the expiry moves with every request) and 12 hours after sign-in
-# whatever the activity (accounts.middleware.SessionPolicyMiddleware).
+# whatever the activity (accounts.web.sessions.SessionPolicyMiddleware).
 SESSION_COOKIE_AGE = int(os.environ.get("OPENPAAS_SESSION_IDLE_SECONDS", str(30 * 60)))
 SESSION_SAVE_EVERY_REQUEST = True
 OPENPAAS_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("OPENPAAS_SESSION_ABSOLUTE_SECONDS", str(12 * 3600)))
@@ -223,7 +223,7 @@ OPENPAAS_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("OPENPAAS_SESSION_ABSOLUT
 OPENPAAS_SUDO_SECONDS = 10 * 60
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_FAILURE_VIEW = "config.errors.csrf_failure"  # our 403 page, not Django's (inline style, the reason shown)
+CSRF_FAILURE_VIEW = "core.errors.csrf_failure"  # our 403 page, not Django's (inline style, the reason shown)
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env_bool("OPENPAAS_HSTS_PRELOAD", True)
@@ -232,7 +232,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("OPENP
 # Content-Security-Policy (django-csp) on every response: scripts and styles only from this server's own
 # files (no inline style or script; a script that must be inline carries nonce="{{ request.csp_nonce }}"),
 # nothing framed or framing, forms posting only here. The OAuth consent page also lets its form go on to
-# the application's registered redirect URI (config.csp).
+# the application's registered redirect URI (core.csp).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'none'"],
@@ -262,23 +262,23 @@ PERMISSIONS_POLICY = {
 OPENPAAS_TRUSTED_PROXIES = env_list("OPENPAAS_TRUSTED_PROXIES")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsPrincipal", "accounts.permissions.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.PrincipalRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.authentication.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.IsPrincipal", "api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.auth.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "credential": os.environ.get("OPENPAAS_RATE_PER_CREDENTIAL", "100/s"),
         "organization": os.environ.get("OPENPAAS_RATE_PER_ORGANIZATION", "300/s"),
         "sign_in": os.environ.get("OPENPAAS_RATE_SIGN_IN", "30/m"),
-        # Refusals (failed authentication, denied requests): accounts.gate.refuse.
+        # Refusals (failed authentication, denied requests): core.gate.refuse.
         "refused_address": os.environ.get("OPENPAAS_RATE_REFUSED_PER_ADDRESS", "60/m"),
         "refused_credential": os.environ.get("OPENPAAS_RATE_REFUSED_PER_CREDENTIAL", "20/m"),
     },
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": None,
     "DEFAULT_METADATA_CLASS": None,  # no OPTIONS introspection: 405
-    "DEFAULT_SCHEMA_CLASS": "accounts.schema.ScopedAutoSchema",
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ScopedAutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
 }
@@ -303,9 +303,9 @@ OPENPAAS_KEY_FILE = Path(os.environ.get("OPENPAAS_KEY_FILE", STATE_DIR / "master
 
 # The kinds of bearer credential the API accepts, each recognised by its shape.
 OPENPAAS_CREDENTIAL_LOADERS = [
-    "accounts.authentication.APIKeyLoader",
-    "accounts.oauth.OAuthTokenLoader",
-    "accounts.jwt.JWTLoader",
+    "accounts.auth.authentication.APIKeyLoader",
+    "accounts.auth.oauth.OAuthTokenLoader",
+    "accounts.auth.jwt.JWTLoader",
 ]
 # Idempotency-Key: a claim whose request has not finished after this long (its worker died) is taken over.
 OPENPAAS_IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("OPENPAAS_IDEMPOTENCY_LOCK_SECONDS", "60"))
@@ -321,12 +321,12 @@ OPENPAAS_WEBHOOK_ALLOW_HTTP = DEBUG
 # tokens stored only as SHA-256 checksums, exact redirect URIs.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "accounts.OAuthApplication"
 OAUTH2_PROVIDER = {
-    "SCOPES": {"openid": "Sign you in with your Open PaaS account"},  # the API scopes are added in accounts.oauth
+    "SCOPES": {"openid": "Sign you in with your Open PaaS account"},  # the API scopes are added in accounts.auth.oauth
     "DEFAULT_SCOPES": ["openid"],
-    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.OrganizationOAuth2Validator",
-    "SCOPES_BACKEND_CLASS": "accounts.oauth.RegistryScopes",
-    "ACCESS_TOKEN_GENERATOR": "accounts.oauth.new_access_token",
-    "REFRESH_TOKEN_GENERATOR": "accounts.oauth.new_refresh_token",
+    "OAUTH2_VALIDATOR_CLASS": "accounts.auth.oauth.OrganizationOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "accounts.auth.oauth.RegistryScopes",
+    "ACCESS_TOKEN_GENERATOR": "accounts.auth.oauth.new_access_token",
+    "REFRESH_TOKEN_GENERATOR": "accounts.auth.oauth.new_refresh_token",
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("OPENPAAS_OAUTH_ACCESS_TOKEN_SECONDS", "3600")),
     "REFRESH_TOKEN_EXPIRE_SECONDS": int(os.environ.get("OPENPAAS_OAUTH_REFRESH_TOKEN_SECONDS", str(30 * 86400))),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
@@ -375,19 +375,19 @@ SIMPLE_JWT = {
 OTP_TOTP_THROTTLE_FACTOR = 1
 
 # Brute force (django-axes): an account is locked after AXES_FAILURE_LIMIT failures from one address, and
-# after AXES_ACCOUNT_FAILURE_LIMIT from all addresses together (accounts.signin.LockoutHandler), until the
+# after AXES_ACCOUNT_FAILURE_LIMIT from all addresses together (accounts.web.signin.LockoutHandler), until the
 # cool-off has passed; the client address only from a trusted proxy.
-AXES_HANDLER = "accounts.signin.LockoutHandler"
+AXES_HANDLER = "accounts.web.signin.LockoutHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_FAILURES", "5"))
 AXES_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_ACCOUNT_FAILURES", "20"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OPENPAAS_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
-AXES_USERNAME_CALLABLE = "accounts.signin.axes_username"  # lower-cased, as sign-in looks people up
-AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip_of_request"
+AXES_USERNAME_CALLABLE = "accounts.web.signin.axes_username"  # lower-cased, as sign-in looks people up
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip_of_request"
 AXES_RESET_ON_SUCCESS = True
 # A lockout answers like the rest: the API's JSON error (429, Retry-After), the sign-in page for browsers.
-AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.web.signin.lockout_response"
 # Masked in what django-axes stores of a failed request (its POST data): every field of ours that can hold
 # a password or a code (sudo's "secret", the second step's "code", the password forms).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "otp_token", "code", "secret", "old_password", "new_password1",
@@ -397,10 +397,10 @@ AXES_VERBOSE = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logs.RequestIDLogFilter"},
-                "credentials": {"()": "config.logs.CredentialLogFilter"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIDLogFilter"},
+                "credentials": {"()": "core.logs.CredentialLogFilter"}},
     "formatters": {
-        "plain": {"()": "config.logs.OneLineFormatter", "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {"()": "core.logs.OneLineFormatter", "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "credentials"]},

@@ -4,10 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
-from accounts.permissions import ANY_PRINCIPAL
+from api.permissions import ANY_PRINCIPAL
 from oauth2_provider import views as oauth_views
 
-from accounts.views import (
+from accounts.api.views import (
     APIKeyViewSet,
     InvitationViewSet,
     MemberViewSet,
@@ -17,14 +17,14 @@ from accounts.views import (
     TokenRefreshView,
     TokenRevokeView,
 )
-from accounts import account_pages
-from accounts.discovery import AuthorizationServerMetadataView, OpenIDConfigurationView
-from accounts.signin import SecondFactorView, SignInView, SignOutView
-from accounts.web import (BudgetedRevokeTokenView, ConsentView, InvitationView, OwnTokensIntrospectView,
+from accounts.web import account as account_pages
+from accounts.web.discovery import AuthorizationServerMetadataView, OpenIDConfigurationView
+from accounts.web.signin import SecondFactorView, SignInView, SignOutView
+from accounts.web.oauth_pages import (BudgetedRevokeTokenView, ConsentView, InvitationView, OwnTokensIntrospectView,
                           SupportedGrantsTokenView)
 from audit.views import AuditEventViewSet
-from config import health
-from config.csp import consent_form_action
+from core import health
+from core.csp import consent_form_action
 from connectors.views import ConnectorViewSet, DatasetViewSet, WorkflowViewSet
 from webhooks.views import WebhookEndpointViewSet
 
@@ -117,10 +117,10 @@ urlpatterns = [
     path("account/security/keys", account_pages.OwnKeysView.as_view(), name="own-keys"),
     path("account/security/keys/<str:key_id>/<str:verb>", account_pages.OwnKeysView.as_view(), name="own-key"),
     path("invitations/<str:token>", InvitationView.as_view(), name="accept-invitation"),
-    path("admin/", include("config.admin")),  # the administrator console (config/admin.py)
+    path("admin/", include("console.site")),  # the administrator console (config/admin.py)
 ]
 
-handler400 = "config.errors.handler400"
-handler403 = "config.errors.handler403"
-handler404 = "config.errors.handler404"
-handler500 = "config.errors.handler500"
+handler400 = "core.errors.handler400"
+handler403 = "core.errors.handler403"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"

@@ -4,8 +4,8 @@ page, not even encrypted: the page says only whether it has some."""
 from django.contrib import admin
 from django.db.models import RestrictedError
 
-from config.admin import APIResourceAdmin, TenantAdmin, site
-from config.errors import Conflict
+from console.site import APIResourceAdmin, TenantAdmin, site
+from core.errors import Conflict
 from connectors.models import Connector, Dataset, Workflow
 from connectors.serializers import ConnectorSerializer
 from connectors.views import ConnectorViewSet

@@ -1,7 +1,7 @@
 from django.db import models
 
-from accounts.ids import PublicIdField
-from accounts.tenancy import TenantModel, TenantQuerySet, tenant_index
+from core.ids import PublicIdField
+from core.tenancy import TenantModel, TenantQuerySet, tenant_index
 from keystore.fields import EncryptedJSONField
 
 

@@ -33,8 +33,8 @@ from django.db.models import F, FloatField, Func, IntegerField, Q, TextField, Va
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from rest_framework.exceptions import ValidationError
 
-from accounts.pagination import decode_cursor, encode_cursor, parse_limit
-from config.parsers import storable_text
+from api.pagination import decode_cursor, encode_cursor, parse_limit
+from api.parsers import storable_text
 from connectors.models import Dataset, Record
 
 RESERVED_PARAMS = {"limit", "cursor", "order_by"}

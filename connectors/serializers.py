@@ -1,7 +1,7 @@
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from accounts.api import ObjectTypeField, StrictSerializer, TenantModelSerializer
+from api.views import ObjectTypeField, StrictSerializer, TenantModelSerializer
 from connectors.models import Connector, Dataset, Workflow
 from connectors.steps import StepListField
 from connectors.types import CONNECTOR_TYPES

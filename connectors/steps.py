@@ -10,7 +10,7 @@ import json
 
 from rest_framework import serializers
 
-from accounts.api import StrictSerializer
+from api.views import StrictSerializer
 
 MAX_STEPS = 50
 MAX_FIELDS_PER_STEP = 100

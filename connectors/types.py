@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from rest_framework import serializers
 
-from accounts.api import StrictSerializer
-from config.credentials import credential_in_url, is_credential_name, looks_like_credential
+from api.views import StrictSerializer
+from core.credentials import credential_in_url, is_credential_name, looks_like_credential
 
 MAX_HEADERS = 20
 

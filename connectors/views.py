@@ -5,9 +5,9 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api import TenantCRUDViewSet
-from accounts.pagination import list_response
-from accounts.permissions import read_write
+from api.views import TenantCRUDViewSet
+from api.pagination import list_response
+from api.permissions import read_write
 from connectors.models import Connector, Dataset, Workflow
 from connectors.records import append_records, record_page
 from connectors.serializers import (
@@ -18,7 +18,7 @@ from connectors.serializers import (
     RecordSerializer,
     WorkflowSerializer,
 )
-from config.errors import Conflict
+from core.errors import Conflict
 
 
 class ConnectorViewSet(TenantCRUDViewSet):

@@ -21,7 +21,7 @@ import logging
 
 from django.db import transaction
 
-from idempotency import store
+from api import idempotency as store
 
 logger = logging.getLogger("openpaas.idempotency")
 

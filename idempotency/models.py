@@ -33,7 +33,7 @@ class IdempotencyKey(models.Model):
     # The first request's credential ("api_key:key_..."): only it may have the secrets back.
     credential = models.CharField(max_length=100, blank=True)
     # The first response as sent, secrets included, sealed with AES-256-GCM under a key derived from that
-    # credential's own bearer value (idempotency.store.seal), which the database does not hold: neither
+    # credential's own bearer value (api.idempotency.seal), which the database does not hold: neither
     # the database nor the master key opens it, only a retry that presents the same credential.
     sealed_response_body = models.TextField(null=True, blank=True)
 

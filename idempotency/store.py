@@ -45,8 +45,8 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 
-from config.errors import Conflict
-from config.housekeeping import delete_in_batches
+from core.errors import Conflict
+from core.housekeeping import delete_in_batches
 from idempotency.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"

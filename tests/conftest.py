@@ -14,11 +14,12 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, set_token_value
 from rest_framework.test import APIClient
 
-from accounts import credential_cache, scopes as scope_registry
-from accounts.jwt import issue_tokens
+from accounts.auth import credential_cache
+from core import scopes as scope_registry
+from accounts.auth.jwt import issue_tokens
 from accounts.models import Member, OAuthApplication, Organization, User
-from accounts.oauth import new_access_token
-from accounts.services import create_api_key
+from accounts.auth.oauth import new_access_token
+from accounts.actions.services import create_api_key
 
 # Every way in: the tables of permissions and isolation run with each.
 CREDENTIAL_KINDS = ("api_key", "oauth", "jwt")
@@ -37,11 +38,11 @@ class Tenant:
     def member(self, role="admin"):
         if role not in self._members:
             if role == scope_registry.SERVICE:
-                member = Member.objects.create(organization=self.org, role=role, name=f"{self.org.name} service",
+                member = Member.unscoped.create(organization=self.org, role=role, name=f"{self.org.name} service",
                                                granted_scopes=SERVICE_GRANT)
             else:
                 user = User.objects.create_user(email=f"{role}@{self.org.id.lower().replace('_', '-')}.example", password=None)
-                member = Member.objects.create(organization=self.org, user=user, role=role)
+                member = Member.unscoped.create(organization=self.org, user=user, role=role)
             self._members[role] = member
         return self._members[role]
 
@@ -60,7 +61,7 @@ class Tenant:
         if scopes is None:
             scopes = sorted(member.max_scopes())
         person = member.user_id is not None
-        application = OAuthApplication.objects.create(
+        application = OAuthApplication.unscoped.create(
             organization=self.org, livemode=livemode, name=f"{role} app", client_type="confidential",
             grant_types=["authorization-code" if person else "client-credentials"],
             authorization_grant_type="authorization-code" if person else "client-credentials",

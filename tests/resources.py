@@ -22,7 +22,7 @@ from typing import Callable
 from axes.models import AccessAttempt
 from django.db import transaction
 
-from accounts.ids import new_id
+from core.ids import new_id
 from accounts.models import AccessReview, APIKey, Invitation, Member, OAuthApplication, Organization
 from audit.models import AuditEvent
 from connectors.models import Connector, Dataset, Workflow

@@ -25,9 +25,9 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import override_settings
 
-from accounts.views import MeView
-from config.logs import OneLineFormatter, RequestIDLogFilter
-from config.middleware import BodySizeLimitMiddleware
+from accounts.api.views import MeView
+from core.logs import OneLineFormatter, RequestIDLogFilter
+from core.middleware import BodySizeLimitMiddleware
 from connectors.views import ConnectorViewSet
 from tests.support.factories import make_connector
 from tests.resources import ROUTES
@@ -211,11 +211,11 @@ def test_a_failed_write_leaves_nothing_behind(tenant, monkeypatch):
     monkeypatch.setattr(ConnectorViewSet, "record", record_then_fail)
     client = tenant.client("admin")
     client.raise_request_exception = False
-    audit_events = AuditEvent.objects.count()
+    audit_events = AuditEvent.unscoped.count()
     response = client.post("/api/v1/connectors", {"name": "CRM", "type": "csv", "config": {}}, format="json")
     assert_error_body(response, 500, "api_error", "internal_error")
-    assert not Connector.objects.exists()
-    assert AuditEvent.objects.count() == audit_events
+    assert not Connector.unscoped.exists()
+    assert AuditEvent.unscoped.count() == audit_events
 
 
 # --- headers on API responses --------------------------------------------------------------------------

@@ -19,13 +19,13 @@ PASSWORD = "a long shared test password 42"
 
 SET_UP_PEOPLE = f"""
 import json
-from accounts.jwt import issue_tokens
+from accounts.auth.jwt import issue_tokens
 from accounts.models import Member, Organization, User
 org = Organization.objects.get()
 people = []
 for n in range({PEOPLE}):
     user = User.objects.create_user(email=f"dev{{n}}@server-tests.example", password={PASSWORD!r})
-    member = Member.objects.create(organization=org, user=user, role="developer")
+    member = Member.unscoped.create(organization=org, user=user, role="developer")
     _, refresh = issue_tokens(member, livemode=False)
     people.append({{"email": user.email, "refresh": refresh}})
 print(json.dumps(people))

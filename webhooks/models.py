@@ -3,8 +3,8 @@ import secrets
 
 from django.db import models
 
-from accounts.ids import PublicIdField
-from accounts.tenancy import TenantModel, tenant_index
+from core.ids import PublicIdField
+from core.tenancy import TenantModel, tenant_index
 from keystore.fields import EncryptedTextField
 
 

@@ -1,8 +1,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from accounts.api import ObjectTypeField, TenantModelSerializer
-from config.credentials import credential_in_url
+from api.views import ObjectTypeField, TenantModelSerializer
+from core.credentials import credential_in_url
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import WebhookEndpoint
 

@@ -2,8 +2,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from accounts.api import TenantCRUDViewSet
-from accounts.permissions import every_method
+from api.views import TenantCRUDViewSet
+from api.permissions import every_method
 from webhooks.models import WebhookEndpoint, new_signing_secret
 from webhooks.serializers import WebhookEndpointSerializer, WebhookEndpointWithSecretSerializer
 

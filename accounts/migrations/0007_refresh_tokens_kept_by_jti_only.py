@@ -1,5 +1,5 @@
 """Refresh tokens already on simplejwt's outstanding-token list are forgotten: their jti is all the list and
-the blacklist need (accounts.jwt), and a stored whole token could be redeemed by whoever reads the table."""
+the blacklist need (accounts.auth.jwt), and a stored whole token could be redeemed by whoever reads the table."""
 
 from django.db import migrations
 

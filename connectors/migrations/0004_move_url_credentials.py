@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.db import migrations
 
-from config.credentials import is_credential_name
+from core.credentials import is_credential_name
 
 move_credential_headers = importlib.import_module("connectors.migrations.0002_move_credential_headers").move_credential_headers
 

@@ -5,7 +5,7 @@ import re
 
 from django.db import migrations, models
 
-# As idempotency.store.ONE_TIME_SECRET_MEMBER when this migration was written.
+# As api.idempotency.ONE_TIME_SECRET_MEMBER when this migration was written.
 ONE_TIME_SECRET_MEMBER = re.compile(r"(?:[a-z0-9_]+_)?secret")
 
 

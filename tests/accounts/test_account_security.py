@@ -42,10 +42,10 @@ def test_creating_a_key_needs_sudo(tenant):
     browser = browser_for(developer.user)
     refused = _create_key(browser)
     assert refused.status_code == 302 and refused["Location"] == "/account/sudo?next=http%3A%2F%2Ftestserver%2Faccount%2Fsecurity"
-    assert not APIKey.objects.filter(member=developer).exists()
+    assert not APIKey.unscoped.filter(member=developer).exists()
     sudo(browser)
     assert _secret(_create_key(browser)).startswith("sk_")
-    assert APIKey.objects.filter(member=developer).count() == 1
+    assert APIKey.unscoped.filter(member=developer).count() == 1
 
 
 def test_the_secret_is_shown_once_and_works(tenant):
@@ -55,13 +55,13 @@ def test_the_secret_is_shown_once_and_works(tenant):
     created = _create_key(browser, scopes=("connectors:read", "data:read"))
     secret = _secret(created)
     assert "no-store" in created["Cache-Control"]
-    key = APIKey.objects.get(member=developer)
+    key = APIKey.unscoped.get(member=developer)
     assert key.organization_id == tenant.org.id and not key.livemode and key.scopes == ["connectors:read", "data:read"]
-    assert secret not in str(APIKey.objects.filter(pk=key.pk).values().get()), "only a digest is stored"
+    assert secret not in str(APIKey.unscoped.filter(pk=key.pk).values().get()), "only a digest is stored"
     page = browser.get("/account/security").content.decode()
     assert secret not in page and key.masked in page
     assert api_client(secret).get("/api/v1/connectors").status_code == 200
-    event = AuditEvent.objects.get(action="api_key.created", target_id=key.id)
+    event = AuditEvent.unscoped.get(action="api_key.created", target_id=key.id)
     assert event.organization_id == tenant.org.id
 
 
@@ -71,7 +71,7 @@ def test_a_key_gets_no_scope_beyond_the_role(tenant):
     sudo(browser)
     response = _create_key(browser, scopes=("connectors:write",))
     assert response.status_code == 400
-    assert not APIKey.objects.filter(member=viewer).exists()
+    assert not APIKey.unscoped.filter(member=viewer).exists()
 
 
 def test_rolling_needs_sudo_shows_the_new_secret_once_and_is_audited(tenant, clock):
@@ -79,7 +79,7 @@ def test_rolling_needs_sudo_shows_the_new_secret_once_and_is_audited(tenant, clo
     browser = browser_for(developer.user)
     sudo(browser)
     old_secret = _secret(_create_key(browser))
-    old = APIKey.objects.get(member=developer)
+    old = APIKey.unscoped.get(member=developer)
     clock.advance(11 * 60)  # sudo has lapsed
     browser.get("/account")
     refused = browser.post(f"/account/security/keys/{old.id}/roll")
@@ -90,7 +90,7 @@ def test_rolling_needs_sudo_shows_the_new_secret_once_and_is_audited(tenant, clo
     assert new_secret != old_secret and old.masked in rolled.content.decode()
     old.refresh_from_db()
     assert old.rolled_to_id and old.expires_at is not None
-    assert AuditEvent.objects.filter(action="api_key.rolled", target_id=old.id).exists()
+    assert AuditEvent.unscoped.filter(action="api_key.rolled", target_id=old.id).exists()
     assert api_client(new_secret).get("/api/v1/connectors").status_code == 200
     # a key is rolled once
     again = browser.post(f"/account/security/keys/{old.id}/roll")
@@ -102,12 +102,12 @@ def test_revoking_works_at_once_and_is_audited(tenant):
     browser = browser_for(developer.user)
     sudo(browser)
     secret = _secret(_create_key(browser))
-    key = APIKey.objects.get(member=developer)
+    key = APIKey.unscoped.get(member=developer)
     assert browser.post(f"/account/security/keys/{key.id}/revoke")["Location"] == "/account/security"
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert api_client(secret).get("/api/v1/connectors").status_code == 401
-    assert AuditEvent.objects.filter(action="api_key.revoked", target_id=key.id).exists()
+    assert AuditEvent.unscoped.filter(action="api_key.revoked", target_id=key.id).exists()
     assert "revoked" in browser.get("/account/security").content.decode()
 
 
@@ -116,14 +116,14 @@ def test_revoking_a_rolled_key_on_the_account_page_ends_the_key_it_replaced(tena
     browser = browser_for(developer.user)
     sudo(browser)
     old_secret = _secret(_create_key(browser))
-    old = APIKey.objects.get(member=developer)
+    old = APIKey.unscoped.get(member=developer)
     new_secret = _secret(browser.post(f"/account/security/keys/{old.id}/roll"))
-    new = APIKey.objects.get(member=developer, rolled_to__isnull=True)
+    new = APIKey.unscoped.get(member=developer, rolled_to__isnull=True)
     assert api_client(old_secret).get("/api/v1/connectors").status_code == 200  # in its grace period
     browser.post(f"/account/security/keys/{new.id}/revoke")
     assert api_client(new_secret).get("/api/v1/connectors").status_code == 401
     assert api_client(old_secret).get("/api/v1/connectors").status_code == 401
-    assert set(AuditEvent.objects.filter(action="api_key.revoked").values_list("target_id", flat=True)) == {old.id, new.id}
+    assert set(AuditEvent.unscoped.filter(action="api_key.revoked").values_list("target_id", flat=True)) == {old.id, new.id}
 
 
 def test_another_members_key_cannot_be_rolled_or_revoked(tenant, other_tenant):
@@ -132,7 +132,7 @@ def test_another_members_key_cannot_be_rolled_or_revoked(tenant, other_tenant):
     other_tenant.key("developer")  # someone's in another organization
     browser = browser_for(developer.user)
     sudo(browser)
-    others = list(APIKey.objects.exclude(member=developer))
+    others = list(APIKey.unscoped.exclude(member=developer))
     assert len(others) == 2
     for key in others:
         for verb in ("roll", "revoke"):
@@ -148,7 +148,7 @@ def test_another_members_key_cannot_be_rolled_or_revoked(tenant, other_tenant):
 @pytest.fixture
 def two_organizations(tenant, other_tenant):
     developer = person(tenant, "developer")
-    Member.objects.create(organization=other_tenant.org, user=developer.user, role="admin")
+    Member.unscoped.create(organization=other_tenant.org, user=developer.user, role="admin")
     return developer.user
 
 
@@ -156,7 +156,7 @@ def test_a_member_of_two_organizations_picks_one_and_keys_go_there(tenant, other
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     from tests.support.oauth import totp_code, totp_device
 
-    from accounts import mfa
+    from accounts.actions import mfa
 
     device = totp_device(two_organizations)  # an Admin in the second organization needs a second factor
     backup = mfa.replace_backup_codes(two_organizations)
@@ -166,13 +166,13 @@ def test_a_member_of_two_organizations_picks_one_and_keys_go_there(tenant, other
     sudo(browser, totp_code(device, 1))
 
     _secret(_create_key(browser, name="first"))
-    assert APIKey.objects.get(name="first").organization_id == tenant.org.id, "the first membership by name"
+    assert APIKey.unscoped.get(name="first").organization_id == tenant.org.id, "the first membership by name"
 
     assert browser.post("/account", {"organization": other_tenant.org.id})["Location"] == "/account"
     assert browser.session["openpaas_organization"] == other_tenant.org.id
     assert "Your API keys in Globex" in browser.get("/account/security").content.decode()
     _secret(_create_key(browser, name="second", scopes=("org:admin",)))
-    second = APIKey.objects.get(name="second")
+    second = APIKey.unscoped.get(name="second")
     assert second.organization_id == other_tenant.org.id and second.member.role == "admin"
 
     # the choice belongs to this session, not to the account
@@ -195,7 +195,7 @@ def test_leaving_the_chosen_organization_falls_back_to_another(tenant, other_ten
     device = totp_device(two_organizations)
     browser = browser_for(two_organizations, otp=totp_code(device))
     browser.post("/account", {"organization": other_tenant.org.id})
-    Member.objects.filter(organization=other_tenant.org, user=two_organizations).delete()
+    Member.unscoped.filter(organization=other_tenant.org, user=two_organizations).delete()
     assert "Your API keys in Acme" in browser.get("/account/security").content.decode()
 
 

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import keys
-from accounts.ids import BASE62
+from accounts.auth import keys
+from core.ids import BASE62
 from accounts.models import APIKey
 from audit.models import AuditEvent
 from tests.conftest import api_client
@@ -59,10 +59,10 @@ def test_a_one_character_typo_fails_the_checksum():
 @pytest.mark.django_db
 def test_only_prefix_last4_and_sha256_are_stored(tenant):
     secret = tenant.key("admin")
-    stored = APIKey.objects.get(prefix=secret[:16])
+    stored = APIKey.unscoped.get(prefix=secret[:16])
     assert stored.digest == hashlib.sha256(secret.encode()).hexdigest()
     assert stored.last4 == secret[-4:]
-    row = APIKey.objects.filter(pk=stored.pk).values().first()
+    row = APIKey.unscoped.filter(pk=stored.pk).values().first()
     assert not any(secret in str(value) for value in row.values())
 
 
@@ -91,9 +91,9 @@ def test_a_valid_key_costs_one_query_without_the_credential_cache(tenant, settin
 
 def test_unknown_revoked_expired_and_malformed_keys_get_the_same_401(tenant):
     revoked = tenant.key("admin")
-    APIKey.objects.filter(prefix=revoked[:16]).update(revoked_at=timezone.now())
+    APIKey.unscoped.filter(prefix=revoked[:16]).update(revoked_at=timezone.now())
     expired = tenant.key("admin", expires_at=timezone.now() + timedelta(seconds=1))
-    APIKey.objects.filter(prefix=expired[:16]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    APIKey.unscoped.filter(prefix=expired[:16]).update(expires_at=timezone.now() - timedelta(seconds=1))
     unknown = keys.generate(False)
     malformed = "sk_test_nope"
     bodies = [invalid_key_error(api_client(token).get("/api/v1/connectors")) for token in (revoked, expired, unknown, malformed)]
@@ -122,7 +122,7 @@ def test_last_used_time_and_address_are_written_at_most_once_a_minute(tenant, se
     secret = tenant.key("viewer")
     client = api_client(secret)
     client.get("/api/v1/me", REMOTE_ADDR="203.0.113.7")
-    api_key = APIKey.objects.get(prefix=secret[:16])
+    api_key = APIKey.unscoped.get(prefix=secret[:16])
     first_use = api_key.last_used_at
     assert first_use is not None and api_key.last_used_ip == "203.0.113.7"
     client.get("/api/v1/me", REMOTE_ADDR="203.0.113.8")
@@ -146,7 +146,7 @@ def test_a_deactivated_persons_keys_stop_working(tenant):
 def test_me_describes_the_principal(tenant):
     secret = tenant.key("viewer", livemode=True)
     body = api_client(secret).get("/api/v1/me").json()
-    api_key = APIKey.objects.get(prefix=secret[:16])
+    api_key = APIKey.unscoped.get(prefix=secret[:16])
     assert body["organization"] == {"id": tenant.org.id, "name": "Acme"}
     assert body["member"]["id"] == tenant.member("viewer").id
     assert body["role"] == "viewer" and body["livemode"] is True
@@ -198,7 +198,7 @@ def test_create_shows_the_secret_once_and_lists_it_masked(tenant):
     for shown in (listed, retrieved):
         assert secret not in str(shown) and "secret" not in str(shown).replace("'redacted'", "")
     assert body["id"] in [k["id"] for k in listed]
-    event = AuditEvent.objects.get(action="api_key.created", target_id=body["id"])
+    event = AuditEvent.unscoped.get(action="api_key.created", target_id=body["id"])
     assert secret not in str(event.metadata)
 
 
@@ -208,7 +208,7 @@ def test_created_keys_expire(tenant):
     body = admin.post("/api/v1/api-keys", {"name": "Temp", "scopes": ["data:read"], "expires_at": expires_at}, format="json").json()
     client = api_client(body["secret"])
     assert client.get("/api/v1/datasets").status_code == 200
-    APIKey.objects.filter(pk=body["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    APIKey.unscoped.filter(pk=body["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert client.get("/api/v1/datasets").status_code == 401
     past = admin.post("/api/v1/api-keys", {"name": "Old", "scopes": ["data:read"],
                                            "expires_at": "2001-01-01T00:00:00Z"}, format="json")
@@ -265,7 +265,7 @@ def test_revoking_ends_the_key_at_once_and_is_audited_once(tenant):
     assert victim.get("/api/v1/datasets").status_code == 401
     assert admin.get(f"/api/v1/api-keys/{body['id']}").json()["status"] == "revoked"
     assert admin.delete(f"/api/v1/api-keys/{body['id']}").status_code == 204
-    assert AuditEvent.objects.filter(action="api_key.revoked", target_id=body["id"]).count() == 1
+    assert AuditEvent.unscoped.filter(action="api_key.revoked", target_id=body["id"]).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)  # the revocation must commit to reach a cached key
@@ -286,14 +286,14 @@ def test_rolling_issues_a_new_key_and_keeps_the_old_one_for_the_grace_period(ten
     assert new["secret"] != old["secret"] and new["name"] == "Worker" and new["scopes"] == ["data:read"]
     assert api_client(new["secret"]).get("/api/v1/datasets").status_code == 200
     assert api_client(old["secret"]).get("/api/v1/datasets").status_code == 200
-    old_row = APIKey.objects.get(pk=old["id"])
+    old_row = APIKey.unscoped.get(pk=old["id"])
     assert old_row.rolled_to_id == new["id"]
     assert timedelta(minutes=59) < old_row.expires_at - timezone.now() <= timedelta(hours=1)
     # after the grace period, only the new key works
-    APIKey.objects.filter(pk=old["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    APIKey.unscoped.filter(pk=old["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert api_client(old["secret"]).get("/api/v1/datasets").status_code == 401
     assert api_client(new["secret"]).get("/api/v1/datasets").status_code == 200
-    assert AuditEvent.objects.filter(action="api_key.rolled", target_id=old["id"]).exists()
+    assert AuditEvent.unscoped.filter(action="api_key.rolled", target_id=old["id"]).exists()
 
 
 def _roll_chain(admin, length):
@@ -313,7 +313,7 @@ def test_revoking_a_key_revokes_every_key_it_replaced_but_not_its_replacement(te
     for position, key in enumerate(chain):
         expected = 401 if position <= revoked else 200
         assert api_client(key["secret"]).get("/api/v1/datasets").status_code == expected, position
-    events = AuditEvent.objects.filter(action="api_key.revoked")
+    events = AuditEvent.unscoped.filter(action="api_key.revoked")
     assert sorted(events.values_list("target_id", flat=True)) == sorted(k["id"] for k in chain[:revoked + 1])
     assert len({event.request_id for event in events}) == 1  # one request, one transaction
     for event in events.exclude(target_id=chain[revoked]["id"]):
@@ -321,14 +321,14 @@ def test_revoking_a_key_revokes_every_key_it_replaced_but_not_its_replacement(te
     # Revoking again, or revoking a replaced key already revoked, writes nothing more.
     admin.delete(f"/api/v1/api-keys/{chain[revoked]['id']}")
     admin.delete(f"/api/v1/api-keys/{chain[0]['id']}")
-    assert AuditEvent.objects.filter(action="api_key.revoked").count() == revoked + 1
+    assert AuditEvent.unscoped.filter(action="api_key.revoked").count() == revoked + 1
 
 
 def test_rolling_defaults_to_24_hours_and_zero_means_now(tenant):
     admin = tenant.client("admin")
     first = admin.post("/api/v1/api-keys", {"name": "a", "scopes": ["data:read"]}, format="json").json()
     admin.post(f"/api/v1/api-keys/{first['id']}/roll")
-    remaining = APIKey.objects.get(pk=first["id"]).expires_at - timezone.now()
+    remaining = APIKey.unscoped.get(pk=first["id"]).expires_at - timezone.now()
     assert timedelta(hours=23, minutes=59) < remaining <= timedelta(hours=24)
 
     second = admin.post("/api/v1/api-keys", {"name": "b", "scopes": ["data:read"]}, format="json").json()
@@ -341,7 +341,7 @@ def test_roll_validates_its_grace_period(tenant, body):
     admin = tenant.client("admin")
     key = admin.post("/api/v1/api-keys", {"name": "a", "scopes": ["data:read"]}, format="json").json()
     assert admin.post(f"/api/v1/api-keys/{key['id']}/roll", body, format="json").status_code == 400
-    assert APIKey.objects.get(pk=key["id"]).rolled_to_id is None
+    assert APIKey.unscoped.get(pk=key["id"]).rolled_to_id is None
 
 
 def test_revoked_or_already_rolled_keys_cannot_be_rolled(tenant):

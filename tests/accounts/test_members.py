@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import APIKey, Member, User
-from accounts.services import create_api_key
+from accounts.actions.services import create_api_key
 from audit.models import AuditEvent
 from tests.conftest import api_client
 
@@ -26,9 +26,9 @@ def test_members_are_listed_with_role_and_effective_scopes(tenant):
 
 def test_a_person_can_hold_different_roles_in_different_organizations(tenant, other_tenant):
     person = tenant.member("developer").user
-    Member.objects.create(organization=other_tenant.org, user=person, role="viewer")
+    Member.unscoped.create(organization=other_tenant.org, user=person, role="viewer")
     assert tenant.client("developer").get("/api/v1/me").json()["role"] == "developer"
-    in_other = Member.objects.get(organization=other_tenant.org, user=person)
+    in_other = Member.unscoped.get(organization=other_tenant.org, user=person)
     _, secret = create_api_key(member=in_other, livemode=False, name="x", scopes=["data:read", "data:write"])
     me = api_client(secret).get("/api/v1/me").json()
     assert (me["organization"]["id"], me["role"]) == (other_tenant.org.id, "viewer")
@@ -39,7 +39,7 @@ def test_changing_a_role_is_audited_with_before_and_after(tenant):
     developer = tenant.member("developer")
     response = tenant.client("admin", livemode=True).patch(f"/api/v1/members/{developer.id}", {"role": "viewer"}, format="json")
     assert response.status_code == 200 and response.json()["role"] == "viewer"
-    event = AuditEvent.objects.get(action="member.role_changed", target_id=developer.id)
+    event = AuditEvent.unscoped.get(action="member.role_changed", target_id=developer.id)
     assert event.metadata == {"from": "developer", "to": "viewer"}
     assert event.actor_id == tenant.member("admin").id and event.credential_kind == "api_key"
 
@@ -52,7 +52,7 @@ def test_the_last_admin_can_be_neither_demoted_nor_removed(tenant):
     assert client.delete(f"/api/v1/members/{admin.id}").status_code == 409
     admin.refresh_from_db()
     assert admin.role == "admin"
-    assert not AuditEvent.objects.filter(action__in=["member.role_changed", "member.removed"]).exists()
+    assert not AuditEvent.unscoped.filter(action__in=["member.role_changed", "member.removed"]).exists()
 
 
 @pytest.mark.django_db(transaction=True)  # the demotion must commit to reach a cached key
@@ -72,9 +72,9 @@ def test_removing_a_member_ends_their_keys(tenant):
     assert their_key.get("/api/v1/me").status_code == 200
     assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{developer.id}").status_code == 204
     assert their_key.get("/api/v1/me").status_code == 401
-    assert not APIKey.objects.filter(member_id=developer.id).exists()
+    assert not APIKey.unscoped.filter(member_id=developer.id).exists()
     assert User.objects.filter(pk=developer.user_id).exists(), "the person keeps their account"
-    event = AuditEvent.objects.get(action="member.removed", target_id=developer.id)
+    event = AuditEvent.unscoped.get(action="member.removed", target_id=developer.id)
     assert len(event.metadata["api_keys"]) == 1
 
 
@@ -85,7 +85,7 @@ def test_service_members_are_created_with_granted_scopes_and_no_login(tenant):
     body = response.json()
     assert body["id"].startswith("mem_") and body["email"] is None
     assert body["scopes"] == ["data:read", "data:write"]
-    member = Member.objects.get(pk=body["id"])
+    member = Member.unscoped.get(pk=body["id"])
     assert member.user is None
     key = client.post("/api/v1/api-keys", {"name": "etl", "member": member.id, "scopes": ["data:write"]}, format="json").json()
     service = api_client(key["secret"])
@@ -102,7 +102,7 @@ def test_narrowing_a_service_members_grant_narrows_its_keys(tenant):
     assert client.patch(f"/api/v1/members/{member['id']}", {"scopes": ["data:read"]}, format="json").status_code == 200
     assert service.post("/api/v1/datasets", {"name": "d"}, format="json").status_code == 403
     assert service.get("/api/v1/datasets").status_code == 200
-    assert AuditEvent.objects.filter(action="member.updated", target_id=member["id"]).exists()
+    assert AuditEvent.unscoped.filter(action="member.updated", target_id=member["id"]).exists()
 
 
 @pytest.mark.parametrize("body,field", [
@@ -117,7 +117,7 @@ def test_invalid_member_creation_is_refused_with_the_field_named(tenant, body, f
     response = tenant.client("admin", livemode=True).post("/api/v1/members", body, format="json")
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]
-    assert Member.objects.filter(organization=tenant.org).count() == 1
+    assert Member.unscoped.filter(organization=tenant.org).count() == 1
 
 
 @pytest.mark.parametrize("role,body,field", [
@@ -130,11 +130,11 @@ def test_invalid_member_creation_is_refused_with_the_field_named(tenant, body, f
 ])
 def test_invalid_member_changes_are_refused_and_change_nothing(tenant, role, body, field):
     member = tenant.member(role)
-    before = Member.objects.filter(pk=member.pk).values().get()
+    before = Member.unscoped.filter(pk=member.pk).values().get()
     response = tenant.client("admin", livemode=True).patch(f"/api/v1/members/{member.id}", body, format="json")
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]
-    assert Member.objects.filter(pk=member.pk).values().get() == before
+    assert Member.unscoped.filter(pk=member.pk).values().get() == before
 
 
 # create_org
@@ -158,7 +158,7 @@ def test_create_org_prints_one_json_object_with_working_credentials():
         me = api_client(key).get("/api/v1/me").json()
         assert (me["organization"]["id"], me["role"], me["livemode"]) == (result["organization"], "admin", mode)
     # Organization-wide: recorded once, and listed to the keys of both modes.
-    assert AuditEvent.objects.filter(organization_id=result["organization"], action="organization.created").count() == 1
+    assert AuditEvent.unscoped.filter(organization_id=result["organization"], action="organization.created").count() == 1
     for key in (result["live_key"], result["test_key"]):
         listed = api_client(key).get("/api/v1/audit-events?action=organization.created").json()["data"]
         assert len(listed) == 1
@@ -170,7 +170,7 @@ def test_create_org_for_an_existing_person_keeps_their_password():
     second = run_create_org("Two", "--owner-email", "ops@example.com")
     assert second["password"] is None
     assert User.objects.get(email="ops@example.com").check_password(first["password"])
-    assert Member.objects.filter(user__email="ops@example.com").count() == 2
+    assert Member.unscoped.filter(user__email="ops@example.com").count() == 2
 
 
 @pytest.mark.django_db

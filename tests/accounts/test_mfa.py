@@ -12,7 +12,7 @@ from django.test import Client
 from django_otp.oath import TOTP
 from rest_framework.test import APIClient
 
-from accounts import mfa
+from accounts.actions import mfa
 from accounts.models import AuthenticatorDevice, BackupCodeDevice
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, sudo, wrong_code
@@ -86,7 +86,7 @@ def test_a_code_from_the_shown_secret_confirms_it_and_ten_backup_codes_are_shown
     device = AuthenticatorDevice.objects.get(user=developer.user)
     assert device.confirmed
     assert browser.session.get("otp_device_id") == device.persistent_id, "this session passed the second factor"
-    assert AuditEvent.objects.filter(action="mfa.enrolled", organization=tenant.org).exists()
+    assert AuditEvent.unscoped.filter(action="mfa.enrolled", organization=tenant.org).exists()
     # never again: not on the security page, not on the enrolment page (which now sends you back)
     security = browser.get("/account/security").content.decode()
     assert not any(code in security for code in codes) and secret not in security
@@ -207,7 +207,7 @@ def test_the_jwt_endpoint_says_a_code_is_held_back_and_for_how_long(tenant, sett
     error = held.json()["error"]
     assert (error["type"], error["code"]) == ("rate_limit_error", "mfa_backing_off")
     assert error["message"] == "Too many wrong codes. Wait 1 second and try again."
-    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 1, "the held-back code is no failure"
+    assert AuditEvent.unscoped.filter(action="auth.login_failed").count() == 1, "the held-back code is no failure"
     clock.advance(1.1)
     assert token(totp_code(device)).status_code == 200
 
@@ -221,7 +221,7 @@ def test_sudo_says_a_code_is_held_back_and_for_how_long(tenant, settings, clock)
     page = held.content.decode()
     assert held.status_code == 429 and held["Retry-After"] == "1"
     assert "Too many wrong codes. Wait 1 second and try again." in page and "neither" not in page
-    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 1
+    assert AuditEvent.unscoped.filter(action="auth.login_failed").count() == 1
     clock.advance(1.1)
     assert browser.post("/account/sudo", {"secret": totp_code(device, 1)}).status_code == 302
 
@@ -301,7 +301,7 @@ def test_new_backup_codes_need_sudo_and_replace_the_old_ones(tenant, settings):
     page = browser.post("/account/security/backup-codes")
     new_codes = _codes_on(page)
     assert page.status_code == 200 and len(new_codes) == 10 and not set(new_codes) & set(old_codes)
-    assert AuditEvent.objects.filter(action="mfa.backup_codes_regenerated", organization=tenant.org).exists()
+    assert AuditEvent.unscoped.filter(action="mfa.backup_codes_regenerated", organization=tenant.org).exists()
 
     for code, works in ((old_codes[0], False), (new_codes[0], True)):
         attempt = Client()
@@ -368,11 +368,11 @@ def test_turning_two_factor_off_needs_sudo(tenant):
     assert browser.post("/account/security/second-factors/remove")["Location"] == "/account/security"
     assert not AuthenticatorDevice.objects.filter(user=developer.user).exists()
     assert not BackupCodeDevice.objects.filter(user=developer.user).exists()
-    assert AuditEvent.objects.filter(action="mfa.disabled", organization=tenant.org).count() == 1
+    assert AuditEvent.unscoped.filter(action="mfa.disabled", organization=tenant.org).count() == 1
     assert sign_in(Client(), developer.user.email)["Location"] == "/account"
     # turning off again what is already off changes nothing, and says nothing in the log
     assert browser.post("/account/security/second-factors/remove")["Location"] == "/account/security"
-    assert AuditEvent.objects.filter(action="mfa.disabled", organization=tenant.org).count() == 1
+    assert AuditEvent.unscoped.filter(action="mfa.disabled", organization=tenant.org).count() == 1
 
 
 def test_admins_cannot_turn_two_factor_off(tenant):

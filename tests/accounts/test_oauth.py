@@ -25,7 +25,7 @@ from jwcrypto import jwk as jwcrypto_jwk, jwt as jwcrypto_jwt
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken, set_token_value
 
 from accounts.models import Member, OAuthApplication
-from accounts.oauth import new_access_token
+from accounts.auth.oauth import new_access_token
 from audit.models import AuditEvent
 from tests.support.oauth import (
     PASSWORD,
@@ -84,7 +84,7 @@ def test_a_confidential_client_gets_its_secret_once_and_only_a_hash_is_stored(te
     assert "client_secret" not in admin.get(f"{APPLICATIONS}/{created['id']}").json()
     assert secret not in admin.get(APPLICATIONS).content.decode()
 
-    row = OAuthApplication.objects.filter(pk=created["id"]).values().get()
+    row = OAuthApplication.unscoped.filter(pk=created["id"]).values().get()
     assert not any(secret in str(value) for value in row.values()), "the secret is stored in the clear"
     identify_hasher(row["client_secret"])  # a Django password hash
     assert check_password(secret, row["client_secret"])
@@ -124,7 +124,7 @@ def test_redirect_uris_are_stored_exactly_as_registered(tenant):
     uris = ["https://app.example.com/callback", "https://app.example.com/other?x=1"]
     created = new_application(tenant.client("admin"), redirect_uris=uris).json()
     assert sorted(created["redirect_uris"]) == sorted(uris)
-    assert sorted(OAuthApplication.objects.get(pk=created["id"]).redirect_uris.split()) == sorted(uris)
+    assert sorted(OAuthApplication.unscoped.get(pk=created["id"]).redirect_uris.split()) == sorted(uris)
 
 
 def test_allowed_scopes_cannot_exceed_the_callers(tenant):
@@ -136,7 +136,7 @@ def test_allowed_scopes_cannot_exceed_the_callers(tenant):
     created = new_application(narrow_admin).json()
     patched = narrow_admin.patch(f"{APPLICATIONS}/{created['id']}", {"allowed_scopes": ["audit:read"]}, format="json")
     assert patched.status_code == 400
-    assert OAuthApplication.objects.get(pk=created["id"]).allowed_scopes == ["connectors:read"]
+    assert OAuthApplication.unscoped.get(pk=created["id"]).allowed_scopes == ["connectors:read"]
 
 
 def test_only_an_admin_manages_applications(tenant):
@@ -148,7 +148,7 @@ def test_a_client_credentials_application_has_a_service_member_kept_in_sync(tena
     admin = tenant.client("admin", livemode=True)  # its Service member is organization-wide
     created = new_application(admin, grant_types=["client-credentials"], redirect_uris=[],
                               allowed_scopes=["connectors:read", "data:read"]).json()
-    application = OAuthApplication.objects.get(pk=created["id"])
+    application = OAuthApplication.unscoped.get(pk=created["id"])
     service = application.service_member
     assert service.role == "service" and service.user_id is None and service.organization_id == tenant.org.id
     assert service.granted_scopes == ["connectors:read", "data:read"]
@@ -161,15 +161,15 @@ def test_a_client_credentials_application_has_a_service_member_kept_in_sync(tena
     patched = admin.patch(f"{APPLICATIONS}/{created['id']}",
                           {"grant_types": ["authorization-code"], "redirect_uris": [REDIRECT_URI]}, format="json")
     assert patched.status_code == 200
-    assert not Member.objects.filter(pk=service.pk).exists()
-    assert OAuthApplication.objects.get(pk=created["id"]).service_member is None
+    assert not Member.unscoped.filter(pk=service.pk).exists()
+    assert OAuthApplication.unscoped.get(pk=created["id"]).service_member is None
 
     # back again, and removed with the application
     admin.patch(f"{APPLICATIONS}/{created['id']}", {"grant_types": ["client-credentials"]}, format="json")
-    service = OAuthApplication.objects.get(pk=created["id"]).service_member
+    service = OAuthApplication.unscoped.get(pk=created["id"]).service_member
     assert service is not None and service.granted_scopes == ["data:read"]
     assert admin.delete(f"{APPLICATIONS}/{created['id']}").status_code == 204
-    assert not Member.objects.filter(pk=service.pk).exists()
+    assert not Member.unscoped.filter(pk=service.pk).exists()
 
 
 def test_a_client_credentials_application_cannot_hold_admin_scopes(tenant):
@@ -183,7 +183,7 @@ def test_application_changes_are_audited(tenant):
     created = new_application(admin).json()
     admin.patch(f"{APPLICATIONS}/{created['id']}", {"name": "Renamed"}, format="json")
     admin.delete(f"{APPLICATIONS}/{created['id']}")
-    events = AuditEvent.objects.filter(target_id=created["id"]).order_by("created_at")
+    events = AuditEvent.unscoped.filter(target_id=created["id"]).order_by("created_at")
     assert [e.action for e in events] == ["oauth_application.created", "oauth_application.updated",
                                           "oauth_application.deleted"]
     admin_member = tenant.member("admin")
@@ -218,7 +218,7 @@ def test_client_credentials_give_a_token_acting_as_the_service_member(tenant, li
     listed = api_client(token["access_token"]).get("/api/v1/connectors")
     assert listed.status_code == 200
 
-    event = AuditEvent.objects.filter(action="oauth.token_issued", target_id=application.id).get()
+    event = AuditEvent.unscoped.filter(action="oauth.token_issued", target_id=application.id).get()
     assert event.livemode is livemode and event.metadata["user"] is None
     assert token["access_token"] not in json.dumps(event.metadata)
 
@@ -266,7 +266,7 @@ def test_sign_in_then_consent_then_exchange(tenant):
     assert principal["organization"]["id"] == tenant.org.id and principal["livemode"] is False
     assert principal["scopes"] == ["connectors:read", "data:read", "data:write"]
 
-    event = AuditEvent.objects.filter(action="oauth.token_issued", target_id=application.id).get()
+    event = AuditEvent.unscoped.filter(action="oauth.token_issued", target_id=application.id).get()
     assert event.metadata["user"] == developer.user_id
 
 
@@ -552,7 +552,7 @@ def test_implicit_and_password_grants_are_refused_even_when_registered(tenant):
     member = person(tenant, "developer")
     application, secret = make_application(tenant)
     # registered for them behind the API's back: the RFC 9700 gates still refuse them
-    OAuthApplication.objects.filter(pk=application.pk).update(
+    OAuthApplication.unscoped.filter(pk=application.pk).update(
         grant_types=["authorization-code", "implicit", "password"])
     application.refresh_from_db()
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, RefreshToken, set_token_value
 
 from accounts.models import Member, OAuthApplication
-from accounts.oauth import new_access_token
+from accounts.auth.oauth import new_access_token
 from tests.support.oauth import (
     REDIRECT_URI,
     api_error,
@@ -68,7 +68,7 @@ def test_a_client_credentials_application_needs_no_redirect_uris(tenant):
         "allowed_scopes": ["connectors:read"]}, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["redirect_uris"] == []
-    assert OAuthApplication.objects.get(pk=response.json()["id"]).redirect_uris == ""
+    assert OAuthApplication.unscoped.get(pk=response.json()["id"]).redirect_uris == ""
 
 
 def test_the_longest_application_name_fits_its_service_member(tenant):
@@ -77,7 +77,7 @@ def test_the_longest_application_name_fits_its_service_member(tenant):
         "name": name, "client_type": "confidential", "grant_types": ["client-credentials"],
         "allowed_scopes": ["connectors:read"]}, format="json")
     assert response.status_code == 201, response.content
-    service = OAuthApplication.objects.get(pk=response.json()["id"]).service_member
+    service = OAuthApplication.unscoped.get(pk=response.json()["id"]).service_member
     assert len(service.name) <= Member._meta.get_field("name").max_length
     assert service.name.startswith("NNN") and service.name.endswith(" (OAuth)")
 
@@ -294,7 +294,7 @@ def test_a_cached_token_is_narrowed_on_the_next_request(tenant):
 
 
 def readd(member):
-    return Member.objects.create(organization=member.organization, user=member.user, role=member.role)
+    return Member.unscoped.create(organization=member.organization, user=member.user, role=member.role)
 
 
 @pytest.mark.parametrize("removal", ["api", "delete"])
@@ -310,7 +310,7 @@ def test_a_removed_members_tokens_stay_dead_when_they_come_back(tenant, removal)
     if removal == "api":
         assert tenant.client("admin", livemode=True).delete(f"/api/v1/members/{developer.id}").status_code == 204
     else:  # the admin console and access reviews delete the row themselves
-        Member.objects.get(pk=developer.pk).delete()
+        Member.unscoped.get(pk=developer.pk).delete()
     assert not AccessToken.objects.filter(user=developer.user).exists()
     assert not Grant.objects.filter(user=developer.user).exists()
     assert not RefreshToken.objects.filter(user=developer.user, revoked__isnull=True).exists()
@@ -333,7 +333,7 @@ def test_a_service_members_tokens_stay_dead_when_client_credentials_come_back(te
                                                      "redirect_uris": [REDIRECT_URI]}, format="json")
     api_error(me(token))
     admin.patch(f"{APPLICATIONS}/{application.id}", {"grant_types": ["client-credentials"]}, format="json")
-    assert OAuthApplication.objects.get(pk=application.pk).service_member is not None
+    assert OAuthApplication.unscoped.get(pk=application.pk).service_member is not None
     api_error(me(token))
     assert introspect(application, secret, token).json() == {"active": False}
     assert me(client_credentials(application, secret).json()["access_token"]).status_code == 200
@@ -344,7 +344,7 @@ def test_deleting_a_person_or_an_application_holding_tokens_still_works(tenant):
     application, secret = make_application(tenant)
     code_flow(browser_for(developer.user), application, secret)
     developer.user.delete()  # the membership goes in the same cascade as the tokens
-    assert not AccessToken.objects.exists() and not Member.objects.filter(pk=developer.pk).exists()
+    assert not AccessToken.objects.exists() and not Member.unscoped.filter(pk=developer.pk).exists()
 
     service, service_secret = service_application(tenant, livemode=True)
     client_credentials(service, service_secret)
@@ -370,7 +370,7 @@ def test_introspection_says_inactive_when_the_service_member_is_gone(tenant):
     token = client_credentials(application, secret).json()["access_token"]
     assert introspect(application, secret, token).json()["active"] is True
     # gone behind the services' back (no signal): the API refuses the token, and so does introspection
-    OAuthApplication.objects.filter(pk=application.pk).update(service_member=None)
+    OAuthApplication.unscoped.filter(pk=application.pk).update(service_member=None)
     api_error(me(token))
     assert introspect(application, secret, token).json() == {"active": False}
 

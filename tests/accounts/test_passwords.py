@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from accounts import invitations
+from accounts.actions import invitations
 from accounts.models import Invitation, User
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, sudo
@@ -130,7 +130,7 @@ def test_a_128_character_password_works_exactly_and_is_not_truncated(tenant, set
 
 def _invitation(tenant, email="joiner@example.com"):
     token = secrets.token_urlsafe(32)
-    Invitation.objects.create(organization=tenant.org, email=email, role="developer", token_digest=invitations._digest(token),
+    Invitation.unscoped.create(organization=tenant.org, email=email, role="developer", token_digest=invitations._digest(token),
                               invited_by=tenant.member("admin"), expires_at=timezone.now() + timedelta(days=7))
     return f"/invitations/{token}"
 
@@ -164,5 +164,5 @@ def test_a_password_change_is_audited(tenant):
     browser = browser_for(developer.user)
     sudo(browser)
     assert _change(browser, "a brand new passphrase 77").status_code == 200
-    event = AuditEvent.objects.get(action="auth.password_changed")
+    event = AuditEvent.unscoped.get(action="auth.password_changed")
     assert (event.organization_id, event.actor_id) == (tenant.org.id, developer.id)

@@ -4,9 +4,9 @@ platform staff or an Admin of an organization. Its login page is the two-step si
 import pytest
 from django.test import Client
 
-from accounts import services
+from accounts.actions import services
 from accounts.models import Member, User
-from accounts.principal import session_principal
+from core.principal import session_principal
 from audit.models import AuditEvent
 from tests.support.oauth import PASSWORD, browser_for, person, totp_code, totp_device
 from tests.admin.conftest import html
@@ -89,7 +89,7 @@ def test_an_admin_who_is_demoted_loses_the_console_on_the_next_request(org_admin
 
 
 def test_an_admin_of_one_organization_and_developer_of_another_enters_for_the_first(org_admin, other_tenant):
-    Member.objects.create(organization=other_tenant.org, user=org_admin.member.user, role="developer")
+    Member.unscoped.create(organization=other_tenant.org, user=org_admin.member.user, role="developer")
     page = html(org_admin.get("/admin/accounts/organization/"))
     assert org_admin.member.organization.name in page and other_tenant.org.name not in page
 
@@ -111,7 +111,7 @@ def test_signing_out_of_the_console_ends_the_session(org_admin):
     response = org_admin.post("/admin/logout/")
     assert response.status_code == 200
     assert org_admin.get("/admin/")["Location"] == "/login?next=/admin/"
-    assert AuditEvent.objects.filter(action="auth.logout", actor_id=org_admin.member.id).exists()
+    assert AuditEvent.unscoped.filter(action="auth.logout", actor_id=org_admin.member.id).exists()
 
 
 def test_the_console_password_change_is_the_account_pages_one(org_admin):

@@ -13,9 +13,9 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from accounts import reviews, services
+from accounts.actions import reviews, services
 from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
-from accounts.principal import session_principal
+from core.principal import session_principal
 from audit.models import AuditEvent
 from tests.support.oauth import form_fields, person
 from tests.admin.conftest import confirm_sudo, html
@@ -42,7 +42,7 @@ def decisions_form(page, decisions):
 def start(browser, tenant, due_in_days=7):
     due = timezone.localdate() + timedelta(days=due_in_days)
     response = browser.post("/admin/accounts/accessreview/add/", {"organization": tenant.org.pk, "due_date": due.isoformat()})
-    review = AccessReview.objects.get(organization=tenant.org)
+    review = AccessReview.unscoped.get(organization=tenant.org)
     assert response.status_code == 302 and response["Location"] == admin_url(review)
     return review
 
@@ -61,14 +61,14 @@ def test_an_admin_runs_a_whole_access_review(org_admin, tenant):
     developer, viewer, service = person(tenant, "developer"), tenant.member("viewer"), tenant.member("service")
     tenant.key("developer")
     service_secret = tenant.key("service")
-    service_key = APIKey.objects.get(member=service)
+    service_key = APIKey.unscoped.get(member=service)
 
     review = start(org_admin, tenant)
     items = items_by_subject(review)
     assert set(items) == {admin.id, developer.id, viewer.id, service.id, service_key.id}
     assert items[admin.id].mfa_enabled and not items[developer.id].mfa_enabled
     assert items[service_key.id].key_age_days == 0 and items[service_key.id].scopes == service_key.scopes
-    assert AuditEvent.objects.get(action="access_review.started").metadata["items"] == 5
+    assert AuditEvent.unscoped.get(action="access_review.started").metadata["items"] == 5
 
     page = html(org_admin.get(admin_url(review)))
     for item in items.values():
@@ -85,8 +85,8 @@ def test_an_admin_runs_a_whole_access_review(org_admin, tenant):
     assert response.status_code == 302
     for item in review.items.all():
         assert item.decided_by == admin and item.decided_at is not None
-    assert AuditEvent.objects.filter(action="access_review.item_decided", actor_id=admin.id).count() == 5
-    assert developer.role == Member.objects.get(pk=developer.pk).role == "developer", "nothing applied yet"
+    assert AuditEvent.unscoped.filter(action="access_review.item_decided", actor_id=admin.id).count() == 5
+    assert developer.role == Member.unscoped.get(pk=developer.pk).role == "developer", "nothing applied yet"
 
     complete = admin_url(review, "complete")
     assert complete in html(org_admin.get(admin_url(review)))
@@ -97,15 +97,15 @@ def test_an_admin_runs_a_whole_access_review(org_admin, tenant):
 
     review.refresh_from_db()
     assert review.completed_at is not None and review.completed_by == admin
-    assert Member.objects.get(pk=developer.pk).role == "viewer"
-    assert not Member.objects.filter(pk=viewer.pk).exists()
+    assert Member.unscoped.get(pk=developer.pk).role == "viewer"
+    assert not Member.unscoped.filter(pk=viewer.pk).exists()
     service_key.refresh_from_db()
     assert service_key.revoked_at is not None
     assert api_client(service_secret).get("/api/v1/me").status_code == 401
-    assert by_console(AuditEvent.objects.get(action="member.role_changed", target_id=developer.id), admin)
-    assert by_console(AuditEvent.objects.get(action="member.removed", target_id=viewer.id), admin)
-    assert by_console(AuditEvent.objects.get(action="api_key.revoked", target_id=service_key.id), admin)
-    completed = AuditEvent.objects.get(action="access_review.completed", target_id=review.id)
+    assert by_console(AuditEvent.unscoped.get(action="member.role_changed", target_id=developer.id), admin)
+    assert by_console(AuditEvent.unscoped.get(action="member.removed", target_id=viewer.id), admin)
+    assert by_console(AuditEvent.unscoped.get(action="api_key.revoked", target_id=service_key.id), admin)
+    completed = AuditEvent.unscoped.get(action="access_review.completed", target_id=review.id)
     assert completed.metadata == {"kept": 2, "changed": 1, "revoked": 2, "skipped": []} and by_console(completed, admin)
 
     page = html(org_admin.get(admin_url(review)))
@@ -122,7 +122,7 @@ def test_an_admin_runs_a_whole_access_review(org_admin, tenant):
     key_row = next(row for row in rows.values() if row["kind"] == "credential")
     assert (key_row["decision"], key_row["note"], key_row["key_age_days"]) == ("revoke", "unused", "0")
     assert rows[admin.user.email]["mfa_enabled"] == "True"
-    assert by_console(AuditEvent.objects.get(action="access_review.exported", target_id=review.id), admin)
+    assert by_console(AuditEvent.unscoped.get(action="access_review.exported", target_id=review.id), admin)
 
 
 def test_a_review_completes_only_when_every_entry_is_decided(org_admin, tenant):
@@ -159,7 +159,7 @@ def test_the_admin_completing_a_review_cannot_remove_themselves_by_it(org_admin,
     confirm_sudo(org_admin)
     response = org_admin.post(admin_url(review, "complete"))
     assert "another Admin must complete it" in html(org_admin.get(response["Location"]))
-    assert Member.objects.filter(pk=org_admin.member.pk).exists()
+    assert Member.unscoped.filter(pk=org_admin.member.pk).exists()
 
 
 def test_an_admin_hands_over_in_one_review(org_admin, tenant):
@@ -170,8 +170,8 @@ def test_an_admin_hands_over_in_one_review(org_admin, tenant):
     decide(org_admin, review, {items[org_admin.member.id].pk: (CHANGE, "viewer", ""),
                                items[developer.id].pk: (CHANGE, "admin", "")})
     reviews.complete(review=review, completed_by=org_admin.member)
-    assert Member.objects.get(pk=org_admin.member.pk).role == "viewer"
-    assert Member.objects.get(pk=developer.pk).role == "admin"
+    assert Member.unscoped.get(pk=org_admin.member.pk).role == "viewer"
+    assert Member.unscoped.get(pk=developer.pk).role == "admin"
 
 
 def test_a_decision_after_completion_is_refused(tenant):
@@ -213,7 +213,7 @@ def test_starting_a_review_needs_a_due_date_not_in_the_past(org_admin, tenant):
     response = org_admin.post("/admin/accounts/accessreview/add/", {"organization": tenant.org.pk,
                                                                     "due_date": yesterday.isoformat()})
     assert response.status_code == 200 and "cannot be in the past" in response.content.decode()
-    assert not AccessReview.objects.exists()
+    assert not AccessReview.unscoped.exists()
 
 
 def test_overdue_reviews_are_flagged_on_the_index(org_admin, staff, tenant, other_tenant):
@@ -249,7 +249,7 @@ def test_platform_staff_read_and_export_reviews_but_do_not_decide_them(staff, te
         reviews.decide(item=item, decision=KEEP, decided_by=admin)
     reviews.complete(review=review, completed_by=admin)
     assert staff.get(admin_url(review, "export")).status_code == 200
-    event = AuditEvent.objects.get(action="access_review.exported")
+    event = AuditEvent.unscoped.get(action="access_review.exported")
     assert (event.actor_type, event.credential_kind) == ("system", "staff")
 
 
@@ -322,7 +322,7 @@ def test_the_migration_marks_existing_credential_entries_and_records_who_acted(t
     keep_all(review, admin)
     reviews.complete(review=review, completed_by=admin)
     AccessReviewItem.objects.update(kind="member", decided_by_label="", decided_by_member_id="")
-    AccessReview.objects.update(started_by_label="", started_by_member_id="", completed_by_label="",
+    AccessReview.unscoped.update(started_by_label="", started_by_member_id="", completed_by_label="",
                                 completed_by_member_id="")
     migration = importlib.import_module("accounts.migrations.0006_access_review_durable_records")
     migration.fill_durable_records(apps, None)
@@ -336,7 +336,7 @@ def test_the_migration_marks_existing_credential_entries_and_records_who_acted(t
 def test_revoking_a_key_in_a_review_revokes_the_keys_that_replaced_it(tenant):
     admin = tenant.member("admin")
     tenant.key("service")
-    first = APIKey.objects.get(member=tenant.member("service"))
+    first = APIKey.unscoped.get(member=tenant.member("service"))
     review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
     key_item = review.items.get(api_key=first)
     # Rolled twice while the review is open: the decision on the first key is about all of them.
@@ -350,7 +350,7 @@ def test_revoking_a_key_in_a_review_revokes_the_keys_that_replaced_it(tenant):
     for api_key in (first, second, third):
         api_key.refresh_from_db()
         assert api_key.revoked_at is not None, api_key.name
-        event = AuditEvent.objects.get(action="api_key.revoked", target_id=api_key.id)
+        event = AuditEvent.unscoped.get(action="api_key.revoked", target_id=api_key.id)
         assert (event.actor_type, event.actor_id) == ("member", admin.id)
     assert api_client(third_secret).get("/api/v1/me").status_code == 401
 
@@ -358,7 +358,7 @@ def test_revoking_a_key_in_a_review_revokes_the_keys_that_replaced_it(tenant):
 def test_a_key_rolled_before_the_review_follows_its_own_decision(tenant):
     admin = tenant.member("admin")
     tenant.key("service")
-    old = APIKey.objects.get(member=tenant.member("service"))
+    old = APIKey.unscoped.get(member=tenant.member("service"))
     new, new_secret = services.roll_api_key(principal=session_principal(admin), api_key=old, expires_in=3600)
     review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
     assert review.items.filter(api_key=new).exists(), "the replacement has its own entry"
@@ -388,9 +388,9 @@ def test_a_decision_whose_subject_is_gone_is_skipped_not_counted(org_admin, tena
     response = org_admin.post(admin_url(review, "complete"))
     assert response["Location"] == admin_url(review)
     assert "Not applied, the member or key was already gone" in html(org_admin.get(response["Location"]))
-    completed = AuditEvent.objects.get(action="access_review.completed")
+    completed = AuditEvent.unscoped.get(action="access_review.completed")
     assert completed.metadata == {"kept": 2, "changed": 0, "revoked": 1, "skipped": [
         {"item": developer_item.subject, "decision": "change_role", "reason": "member removed"},
         {"item": key_item.subject, "decision": "revoke", "reason": "key deleted"},
     ]}
-    assert not Member.objects.filter(pk=viewer.pk).exists(), "what could be applied was"
+    assert not Member.unscoped.filter(pk=viewer.pk).exists(), "what could be applied was"

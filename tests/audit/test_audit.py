@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from accounts.api import TenantViewSet
+from api.views import TenantViewSet
 from accounts.models import APIKey, Member, Organization
 from audit.models import AuditEvent
 from connectors.models import Connector
@@ -19,7 +19,7 @@ def test_an_api_write_records_actor_credential_target_request_and_address(tenant
     response = client.post("/api/v1/connectors", {"name": "CRM", "type": "csv"}, format="json",
                            REMOTE_ADDR="198.51.100.4", HTTP_USER_AGENT="curl/8")
     connector_id = response.json()["id"]
-    event = AuditEvent.objects.get(action="connector.created")
+    event = AuditEvent.unscoped.get(action="connector.created")
     me = client.get("/api/v1/me").json()
     assert (event.organization_id, event.livemode) == (tenant.org.id, True)
     assert (event.actor_type, event.actor_id) == ("member", tenant.member("developer").id)
@@ -39,11 +39,11 @@ def test_an_api_write_records_actor_credential_target_request_and_address(tenant
 def test_every_api_write_records_exactly_one_event(tenant, method, path, body, action):
     client = tenant.client("admin")
     dataset = client.post("/api/v1/datasets", {"name": "seed"}, format="json").json()
-    before = AuditEvent.objects.count()
+    before = AuditEvent.unscoped.count()
     response = getattr(client, method)(path.format(ds=dataset["id"]), body, format="json")
     assert response.status_code < 300
-    assert AuditEvent.objects.count() == before + 1
-    assert AuditEvent.objects.order_by("-created_at").first().action == action
+    assert AuditEvent.unscoped.count() == before + 1
+    assert AuditEvent.unscoped.order_by("-created_at").first().action == action
 
 
 def test_a_failing_audit_write_leaves_no_row(tenant, monkeypatch):
@@ -56,7 +56,7 @@ def test_a_failing_audit_write_leaves_no_row(tenant, monkeypatch):
     monkeypatch.setattr(AuditEvent.objects, "create", broken)
     response = client.post("/api/v1/connectors", {"name": "CRM", "type": "csv"}, format="json")
     assert response.status_code == 500
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
 
 
 def test_a_failure_after_the_audit_event_leaves_neither(tenant, monkeypatch):
@@ -70,8 +70,8 @@ def test_a_failure_after_the_audit_event_leaves_neither(tenant, monkeypatch):
 
     monkeypatch.setattr(TenantViewSet, "record", record_then_fail)
     assert client.post("/api/v1/connectors", {"name": "CRM", "type": "csv"}, format="json").status_code == 500
-    assert not Connector.objects.exists()
-    assert not AuditEvent.objects.filter(action="connector.created").exists()
+    assert not Connector.unscoped.exists()
+    assert not AuditEvent.unscoped.filter(action="connector.created").exists()
 
 
 def test_a_role_change_whose_audit_fails_does_not_happen(tenant, monkeypatch):
@@ -80,7 +80,7 @@ def test_a_role_change_whose_audit_fails_does_not_happen(tenant, monkeypatch):
     client.raise_request_exception = False
     monkeypatch.setattr(AuditEvent.objects, "create", lambda **kw: (_ for _ in ()).throw(RuntimeError("down")))
     assert client.patch(f"/api/v1/members/{developer.id}", {"role": "admin"}, format="json").status_code == 500
-    assert Member.objects.get(pk=developer.pk).role == "developer"
+    assert Member.unscoped.get(pk=developer.pk).role == "developer"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -88,7 +88,7 @@ def test_audit_record_refuses_to_run_outside_a_transaction():
     organization = Organization.objects.create(name="Acme")
     with pytest.raises(RuntimeError):
         audit.record("dataset.created", organization=organization, livemode=False)
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.unscoped.exists()
 
 
 def test_unregistered_actions_are_refused(tenant):
@@ -105,10 +105,10 @@ def test_events_are_append_only(tenant):
     with pytest.raises(TypeError):
         event.delete()
     with pytest.raises(TypeError):
-        AuditEvent.objects.filter(pk=event.pk).update(action="x")
+        AuditEvent.unscoped.filter(pk=event.pk).update(action="x")
     with pytest.raises(TypeError):
-        AuditEvent.objects.filter(pk=event.pk).delete()
-    assert AuditEvent.objects.get(pk=event.pk).action == "dataset.created"
+        AuditEvent.unscoped.filter(pk=event.pk).delete()
+    assert AuditEvent.unscoped.get(pk=event.pk).action == "dataset.created"
 
 
 def test_the_audit_log_is_readable_with_audit_read_and_filterable_by_action(tenant):
@@ -125,7 +125,7 @@ def test_a_denied_request_is_audited_with_actor_and_scope(tenant):
     client = tenant.client("viewer")
     response = client.post("/api/v1/connectors", {"name": "c", "type": "csv"}, format="json")
     assert response.status_code == 403
-    event = AuditEvent.objects.get(action="access.denied")
+    event = AuditEvent.unscoped.get(action="access.denied")
     assert (event.organization_id, event.actor_id) == (tenant.org.id, tenant.member("viewer").id)
     assert event.metadata == {"method": "POST", "path": "/api/v1/connectors", "required_scope": "connectors:write",
                               "reason": "missing_scope", "count": 1}
@@ -135,16 +135,16 @@ def test_a_denied_request_is_audited_with_actor_and_scope(tenant):
 @pytest.mark.parametrize("reason", ["revoked", "expired", "person_disabled"])
 def test_a_known_but_unusable_key_is_audited_and_answered_like_any_bad_key(tenant, reason):
     secret = tenant.key("developer")
-    api_key = APIKey.objects.get(prefix=secret[:16])
+    api_key = APIKey.unscoped.get(prefix=secret[:16])
     if reason == "revoked":
-        APIKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+        APIKey.unscoped.filter(pk=api_key.pk).update(revoked_at=timezone.now())
     elif reason == "expired":
-        APIKey.objects.filter(pk=api_key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        APIKey.unscoped.filter(pk=api_key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     else:
         api_key.member.user.is_active = False
         api_key.member.user.save()
     response = api_client(secret).get("/api/v1/me")
     assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
-    event = AuditEvent.objects.get(action="api_key.refused")
+    event = AuditEvent.unscoped.get(action="api_key.refused")
     assert (event.organization_id, event.target_id, event.metadata["reason"]) == (tenant.org.id, api_key.id, reason)
     assert event.ip_address == "127.0.0.1"

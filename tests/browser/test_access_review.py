@@ -17,7 +17,7 @@ def test_an_organization_admin_completes_an_access_review(page, tenant, settings
     device = totp_device(admin.user)
     developer = person(tenant, "developer")
     tenant.key("service")
-    service_key = APIKey.objects.get(member=tenant.member("service"))
+    service_key = APIKey.unscoped.get(member=tenant.member("service"))
 
     page.goto("/admin/")
     page.wait_for_url(re.compile(r"/login"))
@@ -32,7 +32,7 @@ def test_an_organization_admin_completes_an_access_review(page, tenant, settings
     page.select_option("select[name=organization]", tenant.org.pk)
     page.fill("input[name=due_date]", "2099-12-31")
     page.click("input[name=_save]")
-    review = AccessReview.objects.get(organization=tenant.org)
+    review = AccessReview.unscoped.get(organization=tenant.org)
     page.wait_for_url(re.compile(r"/admin/accounts/accessreview/.+/change/"))
 
     decisions = page.locator("select[name$='-decision']")
@@ -62,6 +62,6 @@ def test_an_organization_admin_completes_an_access_review(page, tenant, settings
 
     review.refresh_from_db()
     assert review.completed_at is not None and review.completed_by_id == admin.id
-    assert Member.objects.get(pk=developer.pk).role == "viewer"
+    assert Member.unscoped.get(pk=developer.pk).role == "viewer"
     service_key.refresh_from_db()
     assert service_key.revoked_at is not None

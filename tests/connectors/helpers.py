@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from rest_framework.test import APIClient
 
-from accounts import keys
+from accounts.auth import keys
 from accounts.models import APIKey
 from tests.conftest import api_client
 
@@ -22,5 +22,5 @@ class KeyedClient:
 
 def keyed_client(tenant, role="developer", livemode=False):
     secret = tenant.key(role, livemode)
-    api_key = APIKey.objects.get(prefix=keys.parse(secret).prefix, digest=keys.parse(secret).digest)
+    api_key = APIKey.unscoped.get(prefix=keys.parse(secret).prefix, digest=keys.parse(secret).digest)
     return KeyedClient(api_client(secret), api_key)

@@ -96,7 +96,7 @@ def test_crud_for_each_type(dev, type_id):
     assert "credentials" not in connector
     assert_no_secret(created)
 
-    stored = Connector.objects.get(pk=connector["id"])
+    stored = Connector.unscoped.get(pk=connector["id"])
     assert stored.config == spec["stored_config"]
     assert stored.credentials == spec["credentials"]
     assert stored.organization == dev.api_key.organization and stored.livemode is False
@@ -120,11 +120,11 @@ def test_crud_for_each_type(dev, type_id):
     assert updated.json()["has_credentials"] is connector["has_credentials"]
     assert "credentials" not in updated.json()
     assert_no_secret(updated)
-    assert Connector.objects.get(pk=connector["id"]).credentials == spec["credentials"]  # untouched
+    assert Connector.unscoped.get(pk=connector["id"]).credentials == spec["credentials"]  # untouched
 
     deleted = dev.delete(detail(connector["id"]))
     assert deleted.status_code == 204
-    assert not Connector.objects.filter(pk=connector["id"]).exists()
+    assert not Connector.unscoped.filter(pk=connector["id"]).exists()
     assert dev.get(detail(connector["id"])).status_code == 404
 
 
@@ -155,7 +155,7 @@ def test_list_is_scoped_to_organization_and_mode(tenant, other_tenant, dev):
     assert live.get(detail(mine.id)).status_code == 404
     assert live.patch(detail(mine.id), {"name": "x"}, format="json").status_code == 404
     assert live.delete(detail(mine.id)).status_code == 404
-    assert Connector.objects.filter(pk=mine.id, name="Billing API").exists()
+    assert Connector.unscoped.filter(pk=mine.id, name="Billing API").exists()
 
 
 # -- config validation ------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_config_is_validated_against_the_type_on_create(dev, type_id, config, fi
     assert body["type"] == "invalid_request_error" and body["code"] == "parameter_invalid"
     assert list(body["details"]) == ["config"]
     assert field in body["details"]["config"], body
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
 
 
 @pytest.mark.parametrize("type_id,config,field", INVALID_CONFIGS,
@@ -233,7 +233,7 @@ def test_patching_config_replaces_it_and_fills_defaults(tenant, dev):
     assert response.json()["config"] == {"delimiter": ","}
     response = dev.patch(detail(connector.id), {"config": {"delimiter": "|"}}, format="json")
     assert response.json()["config"] == {"delimiter": "|"}
-    assert Connector.objects.get(pk=connector.id).config == {"delimiter": "|"}
+    assert Connector.unscoped.get(pk=connector.id).config == {"delimiter": "|"}
 
 
 # -- type ---------------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_patching_config_replaces_it_and_fills_defaults(tenant, dev):
 def test_unknown_type_is_400(dev, type_value):
     body = error(dev.post(URL, {"name": "X", "type": type_value, "config": {}}, format="json"), 400)
     assert "type" in body["details"]
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
 
 
 def test_type_is_required(dev):
@@ -259,7 +259,7 @@ def test_type_cannot_change_on_patch(tenant, dev, new_type):
                            format="json"), 400)
     assert "type" in body["details"]
     assert snapshot(connector) == before
-    assert not AuditEvent.objects.filter(action="connector.updated").exists()
+    assert not AuditEvent.unscoped.filter(action="connector.updated").exists()
 
 
 def test_patching_the_same_type_is_allowed(tenant, dev):
@@ -307,7 +307,7 @@ def test_credentials_appear_in_no_response(tenant, dev):
             assert "credentials" not in item
             assert item["has_credentials"] is True
     # Nor in the audit log.
-    for event in AuditEvent.objects.filter(organization=tenant.org):
+    for event in AuditEvent.unscoped.filter(organization=tenant.org):
         assert CANARY not in json.dumps(event.metadata)
 
 
@@ -336,7 +336,7 @@ def test_credential_errors_never_echo_the_value_on_create(dev, type_id, credenti
     body = error(response, 400)
     assert "credentials" in body["details"]
     assert_no_secret(response)
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
 
 
 @pytest.mark.parametrize("type_id,credentials", BAD_CREDENTIALS, ids=[str(i) for i in range(len(BAD_CREDENTIALS))])
@@ -358,13 +358,13 @@ def test_unstorable_credentials_are_refused_without_echo(tenant, dev, token):
     response = dev.post(URL, body, content_type="application/json")
     error(response, 400)
     assert_no_secret(response)
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
     connector = make_connector(tenant)
     response = dev.patch(detail(connector.id), json.dumps({"credentials": {"token": token}}),
                          content_type="application/json")
     error(response, 400)
     assert_no_secret(response)
-    assert Connector.objects.get(pk=connector.id).credentials == {"token": "tok_canary_connector"}
+    assert Connector.unscoped.get(pk=connector.id).credentials == {"token": "tok_canary_connector"}
 
 
 def test_no_credentials_type_can_make_an_error_quote_a_value(tenant, dev, monkeypatch):
@@ -372,7 +372,7 @@ def test_no_credentials_type_can_make_an_error_quote_a_value(tenant, dev, monkey
     input (DRF's ChoiceField: '"x" is not a valid choice.'), the value is not repeated."""
     from rest_framework import serializers
 
-    from accounts.api import StrictSerializer
+    from api.views import StrictSerializer
     from connectors.types import ConnectorType, HTTPConfig
 
     class QuotingCredentials(StrictSerializer):
@@ -406,25 +406,25 @@ def test_has_credentials_reflects_them_and_they_can_be_replaced_and_cleared(dev)
     assert created.status_code == 201
     connector_id = created.json()["id"]
     assert created.json()["has_credentials"] is False
-    assert Connector.objects.get(pk=connector_id).credentials is None
+    assert Connector.unscoped.get(pk=connector_id).credentials is None
 
     response = dev.patch(detail(connector_id), {"credentials": {"token": "first"}}, format="json")
     assert response.status_code == 200 and response.json()["has_credentials"] is True
-    assert Connector.objects.get(pk=connector_id).credentials == {"token": "first"}
+    assert Connector.unscoped.get(pk=connector_id).credentials == {"token": "first"}
 
     response = dev.patch(detail(connector_id), {"credentials": {"token": "second"}}, format="json")
     assert response.status_code == 200 and response.json()["has_credentials"] is True
-    assert Connector.objects.get(pk=connector_id).credentials == {"token": "second"}
+    assert Connector.unscoped.get(pk=connector_id).credentials == {"token": "second"}
 
     # Changing something else leaves them alone.
     response = dev.patch(detail(connector_id), {"name": "API 2", "config": {"base_url": "https://b.example.com"}},
                          format="json")
     assert response.status_code == 200 and response.json()["has_credentials"] is True
-    assert Connector.objects.get(pk=connector_id).credentials == {"token": "second"}
+    assert Connector.unscoped.get(pk=connector_id).credentials == {"token": "second"}
 
     response = dev.patch(detail(connector_id), {"credentials": None}, format="json")
     assert response.status_code == 200 and response.json()["has_credentials"] is False
-    assert Connector.objects.get(pk=connector_id).credentials is None
+    assert Connector.unscoped.get(pk=connector_id).credentials is None
     assert dev.get(detail(connector_id)).json()["has_credentials"] is False
 
 
@@ -432,7 +432,7 @@ def test_empty_credentials_are_no_credentials(dev):
     created = dev.post(URL, body_for("http", credentials={}), format="json")
     assert created.status_code == 201, created.content
     assert created.json()["has_credentials"] is False
-    assert Connector.objects.get(pk=created.json()["id"]).credentials is None
+    assert Connector.unscoped.get(pk=created.json()["id"]).credentials is None
 
 
 def test_credentials_are_stored_encrypted(dev):
@@ -451,16 +451,16 @@ def test_credentials_are_stored_encrypted(dev):
 def test_deleting_a_connector_used_by_a_workflow_is_409_and_deletes_nothing(tenant, dev):
     workflow = make_workflow(tenant)
     connector = workflow.connector
-    events = AuditEvent.objects.count()
+    events = AuditEvent.unscoped.count()
     body = error(dev.delete(detail(connector.id)), 409)
     assert body["code"] == "conflict"
-    assert Connector.objects.filter(pk=connector.id).exists()
-    assert Workflow.objects.filter(pk=workflow.id).exists()
-    assert AuditEvent.objects.count() == events
+    assert Connector.unscoped.filter(pk=connector.id).exists()
+    assert Workflow.unscoped.filter(pk=workflow.id).exists()
+    assert AuditEvent.unscoped.count() == events
 
     assert dev.delete(f"/api/v1/workflows/{workflow.id}").status_code == 204
     assert dev.delete(detail(connector.id)).status_code == 204
-    assert not Connector.objects.filter(pk=connector.id).exists()
+    assert not Connector.unscoped.filter(pk=connector.id).exists()
 
 
 def test_a_workflow_created_after_the_check_still_makes_delete_409(tenant, dev, monkeypatch):
@@ -468,10 +468,10 @@ def test_a_workflow_created_after_the_check_still_makes_delete_409(tenant, dev, 
 
     workflow = make_workflow(tenant)
     monkeypatch.setattr(ConnectorViewSet, "in_use", lambda self, connector: False)  # as if created just after
-    events = AuditEvent.objects.count()
+    events = AuditEvent.unscoped.count()
     assert error(dev.delete(detail(workflow.connector_id)), 409)["code"] == "conflict"
-    assert Connector.objects.filter(pk=workflow.connector_id).exists()
-    assert AuditEvent.objects.count() == events  # the delete's event rolled back with it
+    assert Connector.unscoped.filter(pk=workflow.connector_id).exists()
+    assert AuditEvent.unscoped.count() == events  # the delete's event rolled back with it
 
 
 def test_deleting_an_unknown_connector_is_404(dev):
@@ -486,7 +486,7 @@ def test_each_write_creates_exactly_one_audit_event(tenant, livemode):
     client = keyed_client(tenant, "developer", livemode=livemode)
 
     def new_events(since_ids):
-        return [e for e in AuditEvent.objects.all() if e.pk not in since_ids]
+        return [e for e in AuditEvent.unscoped.all() if e.pk not in since_ids]
 
     def check(response, action, target_id):
         nonlocal seen
@@ -504,9 +504,9 @@ def test_each_write_creates_exactly_one_audit_event(tenant, livemode):
         assert event.target_type == "connector"
         assert event.target_id == target_id
         assert CANARY not in json.dumps(event.metadata)
-        seen = {e.pk for e in AuditEvent.objects.all()}
+        seen = {e.pk for e in AuditEvent.unscoped.all()}
 
-    seen = {e.pk for e in AuditEvent.objects.all()}
+    seen = {e.pk for e in AuditEvent.unscoped.all()}
     created = client.post(URL, body_for("http"), format="json")
     assert created.status_code == 201
     connector_id = created.json()["id"]

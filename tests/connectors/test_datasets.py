@@ -30,7 +30,7 @@ def records_url(dataset_id):
 
 @pytest.fixture
 def dataset(tenant):
-    return Dataset.objects.create(organization=tenant.org, livemode=False, name="Invoices")
+    return Dataset.unscoped.create(organization=tenant.org, livemode=False, name="Invoices")
 
 
 def append(client, dataset_id, records):
@@ -66,10 +66,10 @@ def test_dataset_crud(dev):
     assert dev.get(detail(dataset["id"])).json()["record_count"] == 2
 
     assert dev.delete(detail(dataset["id"])).status_code == 204
-    assert not Dataset.objects.filter(pk=dataset["id"]).exists()
-    assert not Record.objects.filter(dataset_id=dataset["id"]).exists()
+    assert not Dataset.unscoped.filter(pk=dataset["id"]).exists()
+    assert not Record.unscoped.filter(dataset_id=dataset["id"]).exists()
     assert dev.get(records_url(dataset["id"])).status_code == 404
-    actions = list(AuditEvent.objects.filter(target_id=dataset["id"]).order_by("created_at", "id")
+    actions = list(AuditEvent.unscoped.filter(target_id=dataset["id"]).order_by("created_at", "id")
                    .values_list("action", flat=True))
     assert sorted(actions) == sorted(["dataset.created", "dataset.updated", "dataset.records_appended",
                                       "dataset.deleted"])
@@ -86,7 +86,7 @@ def test_dataset_crud(dev):
 ])
 def test_dataset_validation(dev, body, field):
     assert field in error(dev.post(URL, body, format="json"), 400)["details"]
-    assert not Dataset.objects.exists()
+    assert not Dataset.unscoped.exists()
 
 
 def test_record_count_cannot_be_patched(dev, dataset):
@@ -99,9 +99,9 @@ def test_datasets_of_other_tenants_and_modes_are_404(tenant, other_tenant, dev):
     for dataset in (make_dataset(other_tenant), make_dataset(tenant, livemode=True)):
         assert dev.get(detail(dataset.id)).status_code == 404
         assert dev.get(records_url(dataset.id)).status_code == 404
-        before = Record.objects.filter(dataset=dataset).count()
+        before = Record.unscoped.filter(dataset=dataset).count()
         assert append(dev, dataset.id, [{"a": 1}]).status_code == 404
-        assert Record.objects.filter(dataset=dataset).count() == before
+        assert Record.unscoped.filter(dataset=dataset).count() == before
     assert dev.get(URL).json()["data"] == []
 
 
@@ -125,18 +125,18 @@ def test_append_returns_what_was_appended(dev, dataset):
 
 
 def test_seq_numbers_are_contiguous_across_batches_and_per_dataset(tenant, dev, dataset):
-    other = Dataset.objects.create(organization=tenant.org, livemode=False, name="Other")
+    other = Dataset.unscoped.create(organization=tenant.org, livemode=False, name="Other")
     expected_first = 1
     for size in (1, 7, 3, 25):
         response = append(dev, dataset.id, [{"i": i} for i in range(size)])
         assert response.json()["first_seq"] == expected_first
         expected_first += size
         assert append(dev, other.id, [{"x": 1}]).status_code == 201
-    stored = list(Record.objects.filter(dataset=dataset).order_by("seq").values_list("seq", flat=True))
+    stored = list(Record.unscoped.filter(dataset=dataset).order_by("seq").values_list("seq", flat=True))
     assert stored == list(range(1, expected_first))
-    assert Dataset.objects.get(pk=dataset.id).record_count == expected_first - 1
-    assert list(Record.objects.filter(dataset=other).order_by("seq").values_list("seq", flat=True)) == [1, 2, 3, 4]
-    record = Record.objects.filter(dataset=dataset).first()
+    assert Dataset.unscoped.get(pk=dataset.id).record_count == expected_first - 1
+    assert list(Record.unscoped.filter(dataset=other).order_by("seq").values_list("seq", flat=True)) == [1, 2, 3, 4]
+    record = Record.unscoped.filter(dataset=dataset).first()
     assert (record.organization_id, record.livemode) == (tenant.org.id, False)
 
 
@@ -144,14 +144,14 @@ def test_live_records_are_live(tenant):
     live = keyed_client(tenant, "developer", livemode=True)
     dataset_id = live.post(URL, {"name": "Live"}, format="json").json()["id"]
     assert append(live, dataset_id, [{"a": 1}]).status_code == 201
-    assert Record.objects.get(dataset_id=dataset_id).livemode is True
+    assert Record.unscoped.get(dataset_id=dataset_id).livemode is True
 
 
 def test_batch_of_the_maximum_size_is_accepted(dev, dataset):
     response = append(dev, dataset.id, [{"i": i} for i in range(MAX_RECORDS_PER_BATCH)])
     assert response.status_code == 201, response.content
     assert response.json()["appended"] == MAX_RECORDS_PER_BATCH
-    assert Record.objects.filter(dataset=dataset).count() == MAX_RECORDS_PER_BATCH
+    assert Record.unscoped.filter(dataset=dataset).count() == MAX_RECORDS_PER_BATCH
 
 
 def test_record_with_the_maximum_number_of_fields_is_accepted(dev, dataset):
@@ -179,9 +179,9 @@ def test_invalid_batches_are_400_and_append_nothing(dev, dataset, body):
     append(dev, dataset.id, [{"a": 0}])
     body = error(dev.post(records_url(dataset.id), body, format="json"), 400)
     assert body["code"] == "parameter_invalid"
-    assert Record.objects.filter(dataset=dataset).count() == 1
-    assert Dataset.objects.get(pk=dataset.id).record_count == 1
-    assert AuditEvent.objects.filter(action="dataset.records_appended").count() == 1
+    assert Record.unscoped.filter(dataset=dataset).count() == 1
+    assert Dataset.unscoped.get(pk=dataset.id).record_count == 1
+    assert AuditEvent.unscoped.filter(action="dataset.records_appended").count() == 1
 
 
 @pytest.mark.parametrize("record", [{"a": "x\u0000"}, {"x\u0000": 1}, {"a": "\ud800"}, {"a": [["\u0000"]]}],
@@ -190,12 +190,12 @@ def test_strings_no_database_can_store_are_refused(dev, dataset, record):
     response = dev.post(records_url(dataset.id), json.dumps({"records": [{"ok": 1}, record]}),
                         content_type="application/json")
     error(response, 400)
-    assert not Record.objects.filter(dataset=dataset).exists()
+    assert not Record.unscoped.filter(dataset=dataset).exists()
 
 
 def test_append_is_audited_once(dev, dataset):
     response = append(dev, dataset.id, [{"a": 1}, {"a": 2}])
-    events = list(AuditEvent.objects.filter(action="dataset.records_appended"))
+    events = list(AuditEvent.unscoped.filter(action="dataset.records_appended"))
     assert len(events) == 1
     assert events[0].target_id == dataset.id
     assert events[0].metadata == {"count": 2, "first_seq": 1}

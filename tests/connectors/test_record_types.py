@@ -110,7 +110,7 @@ def expected_order(descending):
 
 @pytest.fixture
 def dataset(tenant, dev):
-    dataset = Dataset.objects.create(organization=tenant.org, livemode=False, name="Types")
+    dataset = Dataset.unscoped.create(organization=tenant.org, livemode=False, name="Types")
     response = dev.post(f"/api/v1/datasets/{dataset.id}/records", {"records": RECORDS}, format="json")
     assert response.status_code == 201, response.content
     return dataset
@@ -158,7 +158,7 @@ def test_whole_numbers_beyond_64_bits_are_not_filter_values(dev, dataset, op, ra
 
 def test_the_newcomers_dataset(dev, tenant):
     """The report: in 1, true, "true", "1", false, 0, "false", booleans and strings were mixed on SQLite."""
-    dataset = Dataset.objects.create(organization=tenant.org, livemode=False, name="Mixed")
+    dataset = Dataset.unscoped.create(organization=tenant.org, livemode=False, name="Mixed")
     values = [1, True, "true", "1", False, 0, "false"]
     dev.post(f"/api/v1/datasets/{dataset.id}/records", {"records": [{"v": v} for v in values]}, format="json")
 
@@ -200,7 +200,7 @@ def test_ordering_by_a_field_no_record_has_is_a_400(dev, dataset, order_by):
 
 def test_ordering_by_a_field_only_some_records_have(dev, tenant):
     """Records without the field come first in seq order and fill whole pages: still a field of the dataset."""
-    dataset = Dataset.objects.create(organization=tenant.org, livemode=False, name="Sparse")
+    dataset = Dataset.unscoped.create(organization=tenant.org, livemode=False, name="Sparse")
     records = [{"a": i} for i in range(30)] + [{"late": 1}]
     dev.post(f"/api/v1/datasets/{dataset.id}/records", {"records": records}, format="json")
     assert seqs(dev, dataset, order_by="late")[0] == 31
@@ -211,7 +211,7 @@ def test_ordering_by_a_field_only_some_records_have(dev, tenant):
 
 
 def test_a_dataset_without_records_accepts_any_field_to_order_by(dev, tenant):
-    dataset = Dataset.objects.create(organization=tenant.org, livemode=False, name="Empty")
+    dataset = Dataset.unscoped.create(organization=tenant.org, livemode=False, name="Empty")
     assert seqs(dev, dataset, order_by="amount") == []
 
 

@@ -57,8 +57,8 @@ def test_crud(tenant, dev):
     assert updated.json()["steps"] == ALL_KINDS_NORMALIZED  # untouched by a PATCH that does not name them
 
     assert dev.delete(detail(workflow["id"])).status_code == 204
-    assert not Workflow.objects.filter(pk=workflow["id"]).exists()
-    assert AuditEvent.objects.filter(target_id=workflow["id"]).count() == 3
+    assert not Workflow.unscoped.filter(pk=workflow["id"]).exists()
+    assert AuditEvent.unscoped.filter(target_id=workflow["id"]).count() == 3
 
 
 def test_steps_default_to_empty(tenant, dev):
@@ -81,7 +81,7 @@ def test_order_of_steps_is_preserved(tenant, dev):
     created = dev.post(URL, {"name": "Many", "connector": connector.id, "steps": steps}, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["steps"] == steps
-    assert Workflow.objects.get(pk=created.json()["id"]).steps == steps
+    assert Workflow.unscoped.get(pk=created.json()["id"]).steps == steps
 
     reordered = list(reversed(ALL_KINDS))
     response = dev.patch(detail(created.json()["id"]), {"steps": reordered}, format="json")
@@ -109,7 +109,7 @@ def test_connector_of_another_organization_or_mode_is_no_such_connector(tenant, 
         refusals.append(_refusal(response))
     # The same answer whichever the reason: nothing tells whether the id exists elsewhere.
     assert all(r == refusals[0] for r in refusals)
-    assert not Workflow.objects.exists()
+    assert not Workflow.unscoped.exists()
 
 
 def test_live_key_cannot_use_test_connector(tenant):
@@ -207,7 +207,7 @@ def test_invalid_steps_are_400_naming_the_step_and_field(tenant, dev, name):
     for index, fields in expected.items():
         if fields is not None:
             assert sorted(errors[index]) == sorted(fields), errors
-    assert not Workflow.objects.exists()
+    assert not Workflow.unscoped.exists()
 
     workflow = make_workflow(tenant)
     before = snapshot(workflow)

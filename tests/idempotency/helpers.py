@@ -1,4 +1,4 @@
-from idempotency import store
+from api import idempotency as store
 from idempotency.models import IdempotencyKey
 
 ERROR_KEYS = {"type", "code", "message", "request_id"}

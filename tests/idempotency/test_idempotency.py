@@ -13,7 +13,7 @@ from accounts.models import APIKey
 from audit.models import AuditEvent
 from connectors.models import Connector, Dataset
 from connectors.views import DatasetViewSet
-from idempotency import store
+from api import idempotency as store
 from idempotency.models import IdempotencyKey
 from tests.support.factories import make_api_key, make_dataset
 from tests.idempotency.helpers import assert_error, assert_replay_of, claim_row, post
@@ -30,14 +30,14 @@ def test_a_retry_with_the_same_key_replays_the_first_response_and_runs_nothing(t
     first = post(client, "/api/v1/connectors", CONNECTOR, key="order-1")
     assert first.status_code == 201, first.content
     before = row_counts()
-    audit_events = AuditEvent.objects.count()
+    audit_events = AuditEvent.unscoped.count()
 
     replay = post(client, "/api/v1/connectors", CONNECTOR, key="order-1")
 
     assert_replay_of(replay, first)
     assert replay.json()["id"] == first.json()["id"]
-    assert Connector.objects.count() == 1
-    assert AuditEvent.objects.count() == audit_events
+    assert Connector.unscoped.count() == 1
+    assert AuditEvent.unscoped.count() == audit_events
     assert row_counts() == before
 
 
@@ -45,8 +45,8 @@ def test_without_a_key_each_post_runs(tenant):
     client = tenant.client("developer")
     assert post(client, "/api/v1/connectors", CONNECTOR).status_code == 201
     assert post(client, "/api/v1/connectors", CONNECTOR).status_code == 201
-    assert Connector.objects.count() == 2
-    assert not IdempotencyKey.objects.exists()
+    assert Connector.unscoped.count() == 2
+    assert not IdempotencyKey.unscoped.exists()
 
 
 def test_the_body_is_compared_as_json_not_as_bytes(tenant):
@@ -57,7 +57,7 @@ def test_the_body_is_compared_as_json_not_as_bytes(tenant):
     replay = client.generic("POST", "/api/v1/datasets", b'{\n  "description":"x",\n  "name":"Leads"\n}',
                             content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
     assert_replay_of(replay, first)
-    assert Dataset.objects.count() == 1
+    assert Dataset.unscoped.count() == 1
 
 
 def test_another_credential_of_the_same_organization_and_mode_gets_the_replay(tenant):
@@ -65,7 +65,7 @@ def test_another_credential_of_the_same_organization_and_mode_gets_the_replay(te
     first = post(tenant.client("developer"), "/api/v1/datasets", {"name": "Leads"}, key="k")
     replay = post(tenant.client("admin"), "/api/v1/datasets", {"name": "Leads"}, key="k")
     assert_replay_of(replay, first)
-    assert Dataset.objects.count() == 1
+    assert Dataset.unscoped.count() == 1
 
 
 def test_a_caller_who_may_not_make_the_request_gets_no_replay(tenant):
@@ -107,8 +107,8 @@ def test_the_same_key_in_another_organization_or_mode_is_another_key(tenant, oth
     assert [r.status_code for r in responses] == [201] * 4
     assert not any(r.has_header("Idempotent-Replayed") for r in responses)
     assert len({r.json()["id"] for r in responses}) == 4
-    assert Dataset.objects.count() == 4
-    assert IdempotencyKey.objects.filter(key="shared").count() == 4
+    assert Dataset.unscoped.count() == 4
+    assert IdempotencyKey.unscoped.filter(key="shared").count() == 4
     # and each replays its own
     assert_replay_of(post(tenant.client("admin", livemode=True), "/api/v1/datasets", body, key="shared"), live_mode)
 
@@ -128,7 +128,7 @@ def test_a_malformed_key_is_a_400_that_runs_nothing(tenant, key):
     if key.strip():
         assert key not in error["message"], "the value sent is not repeated"
     assert row_counts() == before
-    assert not IdempotencyKey.objects.exists()
+    assert not IdempotencyKey.unscoped.exists()
 
 
 @pytest.mark.parametrize("key", ["a", "x" * 255, "550e8400-e29b-41d4-a716-446655440000", "order 42/retry #1",
@@ -150,7 +150,7 @@ def test_get_patch_and_delete_ignore_the_header(tenant):
     assert (first.status_code, second.status_code) == (200, 200)
     assert not second.has_header("Idempotent-Replayed") and second.json()["name"] == "Two"
     assert client.delete(url, HTTP_IDEMPOTENCY_KEY="k").status_code == 204
-    assert not IdempotencyKey.objects.exists()
+    assert not IdempotencyKey.unscoped.exists()
 
 
 # --- which answers are kept ----------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def test_a_validation_error_is_replayed_as_the_same_400(tenant):
     assert_replay_of(replay, first)
     # The body is the first one's, to the byte: it names the first request.
     assert replay.json()["error"]["request_id"] == first["X-Request-ID"]
-    assert not Dataset.objects.exists()
+    assert not Dataset.unscoped.exists()
 
 
 def test_a_404_is_replayed(tenant):
@@ -186,13 +186,13 @@ def test_a_5xx_is_not_kept_and_a_retry_runs_again(tenant, monkeypatch):
     failed = post(client, "/api/v1/datasets", {"name": "Leads"}, key="k")
     assert failed.status_code == 500
     assert failed.json()["error"]["code"] == "internal_error"
-    assert not IdempotencyKey.objects.exists(), "the claim is released"
+    assert not IdempotencyKey.unscoped.exists(), "the claim is released"
 
     monkeypatch.setattr(DatasetViewSet, "create", original)
     retry = post(client, "/api/v1/datasets", {"name": "Leads"}, key="k")
     assert retry.status_code == 201
     assert not retry.has_header("Idempotent-Replayed")
-    assert Dataset.objects.count() == 1
+    assert Dataset.unscoped.count() == 1
     assert_replay_of(post(client, "/api/v1/datasets", {"name": "Leads"}, key="k"), retry)
 
 
@@ -208,7 +208,7 @@ def test_a_failure_after_the_write_leaves_neither_the_change_nor_a_record(tenant
     monkeypatch.setattr(DatasetViewSet, "record", record_then_fail)
     assert post(client, "/api/v1/datasets", {"name": "Leads"}, key="k").status_code == 500
     assert row_counts() == before
-    assert not IdempotencyKey.objects.exists()
+    assert not IdempotencyKey.unscoped.exists()
 
 
 def test_a_failure_to_store_the_response_undoes_the_change(tenant, monkeypatch):
@@ -229,14 +229,14 @@ def test_a_409_from_the_view_is_not_kept(tenant):
     assert client.post(f"/api/v1/api-keys/{api_key.pk}/roll", {"expires_in": 60}, format="json").status_code == 201
     first = post(client, f"/api/v1/api-keys/{api_key.pk}/roll", {"expires_in": 60}, key="k")
     assert_error(first, 409, "conflict")
-    assert not IdempotencyKey.objects.exists()
+    assert not IdempotencyKey.unscoped.exists()
     assert not post(client, f"/api/v1/api-keys/{api_key.pk}/roll", {"expires_in": 60}, key="k").has_header("Idempotent-Replayed")
 
 
 def test_401_403_and_429_claim_nothing(tenant, anon, settings):
     assert post(anon, "/api/v1/datasets", {"name": "x"}, key="k").status_code == 401
     assert post(tenant.client("viewer"), "/api/v1/datasets", {"name": "x"}, key="k").status_code == 403
-    assert not IdempotencyKey.objects.exists()
+    assert not IdempotencyKey.unscoped.exists()
 
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
                                "DEFAULT_THROTTLE_RATES": {"credential": "1/min", "organization": "1000/min"}}
@@ -244,14 +244,14 @@ def test_401_403_and_429_claim_nothing(tenant, anon, settings):
     assert post(client, "/api/v1/datasets", {"name": "x"}, key="first").status_code == 201
     throttled = post(client, "/api/v1/datasets", {"name": "x"}, key="second")
     assert throttled.status_code == 429
-    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["first"]
+    assert list(IdempotencyKey.unscoped.values_list("key", flat=True)) == ["first"]
 
 
 def test_a_post_to_a_route_that_does_not_serve_post_is_a_405_whatever_the_key(tenant):
     client = tenant.client("admin")
     response = post(client, "/api/v1/audit-events", {}, key="\x00")
     assert response.status_code == 405
-    assert not IdempotencyKey.objects.exists()
+    assert not IdempotencyKey.unscoped.exists()
 
 
 def test_a_malformed_body_is_refused_before_the_key_is_claimed(tenant):
@@ -259,7 +259,7 @@ def test_a_malformed_body_is_refused_before_the_key_is_claimed(tenant):
     response = client.generic("POST", "/api/v1/datasets", b'{"name": ', content_type="application/json",
                               HTTP_IDEMPOTENCY_KEY="k")
     assert response.status_code == 400
-    assert not IdempotencyKey.objects.exists()
+    assert not IdempotencyKey.unscoped.exists()
 
 
 # --- concurrency ---------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def test_a_claim_whose_request_died_is_taken_over_after_the_lock_timeout(tenant,
     first = post(client, "/api/v1/datasets", {"name": "Leads"}, key="k")
     assert first.status_code == 201 and not first.has_header("Idempotent-Replayed")
     assert_replay_of(post(client, "/api/v1/datasets", {"name": "Leads"}, key="k"), first)
-    assert Dataset.objects.count() == 1
+    assert Dataset.unscoped.count() == 1
 
 
 def test_a_request_whose_claim_was_taken_over_rolls_back_and_records_nothing(tenant, monkeypatch):
@@ -304,7 +304,7 @@ def test_a_request_whose_claim_was_taken_over_rolls_back_and_records_nothing(ten
     response = post(client, "/api/v1/datasets", {"name": "Leads"}, key="k")
     assert_error(response, 409, "idempotency_key_in_use")
     assert row_counts() == before
-    row = IdempotencyKey.objects.get()
+    row = IdempotencyKey.unscoped.get()
     assert not row.completed, "nothing recorded, and the other request's claim is not released"
 
 
@@ -331,7 +331,7 @@ def test_a_replayed_creation_returns_the_same_secret_which_is_stored_encrypted(t
     assert replay.json()[secret_field] == secret
 
     raw = raw_idempotency_rows()
-    assert first.json()["id"] in IdempotencyKey.objects.get().response_body  # decrypted through the model
+    assert first.json()["id"] in IdempotencyKey.unscoped.get().response_body  # decrypted through the model
     for leak in (secret, secret[8:], secret[-20:], first.json()["id"]):
         assert leak not in raw, "the stored response is encrypted at rest"
     assert "ek1$" in raw
@@ -342,19 +342,19 @@ def test_a_replayed_roll_returns_the_same_new_key_and_rolls_once(tenant):
     api_key = make_api_key(tenant)
     first = post(client, f"/api/v1/api-keys/{api_key.pk}/roll", {"expires_in": 60}, key="roll-1")
     assert first.status_code == 201
-    keys_before = APIKey.objects.count()
+    keys_before = APIKey.unscoped.count()
     replay = post(client, f"/api/v1/api-keys/{api_key.pk}/roll", {"expires_in": 60}, key="roll-1")
     assert_replay_of(replay, first)
     assert replay.json()["secret"] == first.json()["secret"]
-    assert APIKey.objects.count() == keys_before
-    assert AuditEvent.objects.filter(action="api_key.rolled").count() == 1
+    assert APIKey.unscoped.count() == keys_before
+    assert AuditEvent.unscoped.filter(action="api_key.rolled").count() == 1
     assert first.json()["secret"] not in raw_idempotency_rows()
 
 
 def test_webhook_signing_secret_is_not_in_the_database_in_clear(tenant):
     client = tenant.client("developer")
     first = post(client, "/api/v1/webhook-endpoints", {"url": "https://hooks.example.com/a", "events": ["*"]}, key="w")
-    assert WebhookEndpoint.objects.count() == 1
+    assert WebhookEndpoint.unscoped.count() == 1
     assert first.json()["secret"].startswith("whsec_")
     assert "whsec_" not in raw_idempotency_rows()
 
@@ -362,7 +362,7 @@ def test_webhook_signing_secret_is_not_in_the_database_in_clear(tenant):
 # --- expiry --------------------------------------------------------------------------------------------
 
 def age(hours):
-    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=hours))
+    IdempotencyKey.unscoped.update(created_at=timezone.now() - timedelta(hours=hours))
 
 
 def test_a_record_older_than_24_hours_is_ignored(tenant):
@@ -374,8 +374,8 @@ def test_a_record_older_than_24_hours_is_ignored(tenant):
     again = post(client, "/api/v1/datasets", {"name": "Leads"}, key="k")
     assert again.status_code == 201 and not again.has_header("Idempotent-Replayed")
     assert again.json()["id"] != first.json()["id"]
-    assert Dataset.objects.count() == 2
-    assert IdempotencyKey.objects.count() == 1, "the expired record was replaced"
+    assert Dataset.unscoped.count() == 2
+    assert IdempotencyKey.unscoped.count() == 1, "the expired record was replaced"
     assert_replay_of(post(client, "/api/v1/datasets", {"name": "Leads"}, key="k"), again)
 
 
@@ -395,8 +395,8 @@ def test_the_cleanup_command_deletes_expired_records_in_batches(tenant, other_te
     stdout = StringIO()
     call_command("clear_idempotency_keys", batch_size=2, stdout=stdout)
     assert "Deleted 5 expired idempotency keys." in stdout.getvalue()
-    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
-    assert Dataset.objects.count() == 6, "only the records go, never the objects they created"
+    assert list(IdempotencyKey.unscoped.values_list("key", flat=True)) == ["fresh"]
+    assert Dataset.unscoped.count() == 6, "only the records go, never the objects they created"
     stdout = StringIO()
     call_command("clear_idempotency_keys", stdout=stdout)
     assert "Deleted 0 expired idempotency keys." in stdout.getvalue()
@@ -441,7 +441,7 @@ def test_two_concurrent_requests_with_one_key_run_the_view_once(tenant, monkeypa
     first = results["first"]
     assert first.status_code == 201, first.content
     assert_replay_of(post(second_client, "/api/v1/datasets", {"name": "Leads"}, key="k"), first)
-    assert Dataset.objects.count() == 1
+    assert Dataset.unscoped.count() == 1
 
 
 def test_a_claim_inserted_between_lookup_and_insert_is_found_on_the_unique_constraint(tenant, monkeypatch):
@@ -463,7 +463,7 @@ def test_a_claim_inserted_between_lookup_and_insert_is_found_on_the_unique_const
         store.begin(organization_id=tenant.org.pk, livemode=False, key="k",
                     request_fingerprint=store.fingerprint("POST", "/api/v1/datasets", store.canonical_body({"name": "Leads"})))
     assert calls.count(IdempotencyKey) == 2
-    assert IdempotencyKey.objects.count() == 1
+    assert IdempotencyKey.unscoped.count() == 1
 
 
 def test_a_response_the_view_returns_that_is_not_kept_commits_the_change_and_releases_the_key(tenant, monkeypatch):
@@ -478,7 +478,7 @@ def test_a_response_the_view_returns_that_is_not_kept_commits_the_change_and_rel
     monkeypatch.setattr(DatasetViewSet, "create", create_then_503)
     client = tenant.client("developer")
     assert post(client, "/api/v1/datasets", {"name": "Leads"}, key="k").status_code == 503
-    assert Dataset.objects.count() == 1, "the view returned normally: its change stands"
-    assert not IdempotencyKey.objects.exists()
+    assert Dataset.unscoped.count() == 1, "the view returned normally: its change stands"
+    assert not IdempotencyKey.unscoped.exists()
     assert post(client, "/api/v1/datasets", {"name": "Leads"}, key="k").status_code == 503
-    assert Dataset.objects.count() == 2
+    assert Dataset.unscoped.count() == 2

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 
 def _cursor(values):
-    # As accounts.pagination.encode_cursor: urlsafe base64 of compact JSON, without padding.
+    # As api.pagination.encode_cursor: urlsafe base64 of compact JSON, without padding.
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-# A list's cursor (accounts.pagination, format "cursor") is opaque: only one this server issued is valid,
+# A list's cursor (api.pagination, format "cursor") is opaque: only one this server issued is valid,
 # and its lists are ordered by (created_at, id). Valid cursors, before, among and after any rows.
 schemathesis.openapi.format("cursor", st.builds(
     lambda moment, object_id: _cursor([moment, object_id]),

@@ -65,7 +65,7 @@ def assert_refused(response, field, *words):
 @pytest.mark.parametrize("url", CREDENTIAL_URLS)
 def test_a_connector_base_url_with_a_credential_is_refused(tenant, dev, url):
     assert_refused(dev.post("/api/v1/connectors", connector_body(url), format="json"), "base_url", "credentials")
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
     connector = make_connector(tenant)
     before = snapshot(connector)
     response = dev.patch(f"/api/v1/connectors/{connector.id}", {"config": {"base_url": url}}, format="json")
@@ -77,7 +77,7 @@ def test_a_connector_base_url_with_a_credential_is_refused(tenant, dev, url):
 def test_a_webhook_url_with_a_credential_is_refused(tenant, dev, url):
     body = {"url": url, "events": ["connector.created"]}
     assert_refused(dev.post("/api/v1/webhook-endpoints", body, format="json"), "url", "cannot carry credentials", "signed")
-    assert not WebhookEndpoint.objects.exists()
+    assert not WebhookEndpoint.unscoped.exists()
     endpoint = make_webhook_endpoint(tenant)
     response = dev.patch(f"/api/v1/webhook-endpoints/{endpoint.id}", {"url": url}, format="json")
     assert_refused(response, "url", "cannot carry credentials")
@@ -99,7 +99,7 @@ def test_a_key_in_the_query_goes_in_credentials_query_encrypted_and_never_shown(
     response = dev.post("/api/v1/connectors", body, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["has_credentials"] is True and CANARY not in response.content.decode()
-    assert Connector.objects.get().credentials == {"query": {"key": CANARY}}
+    assert Connector.unscoped.get().credentials == {"query": {"key": CANARY}}
     with connection.cursor() as cursor:
         cursor.execute("SELECT config, credentials FROM connectors_connector")
         assert CANARY not in repr(cursor.fetchall())
@@ -110,7 +110,7 @@ def test_credentials_query_is_validated(dev, query):
     body = connector_body("https://api.example.com", credentials={"query": query})
     body = error(dev.post("/api/v1/connectors", body, format="json"), 400)
     assert list(body["details"]["credentials"]) == ["query"], body
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
 
 
 # -- connectors saved before the rule ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ import logging
 import pytest
 from django.test import Client
 
-from config.middleware import BodySizeLimitMiddleware
+from core.middleware import BodySizeLimitMiddleware
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from config import health
+from core import health
 
 pytestmark = pytest.mark.django_db
 

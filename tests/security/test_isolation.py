@@ -9,7 +9,7 @@ the resource registry (tests/resources.py) says. The same holds between a test k
 
 import pytest
 
-from accounts.permissions import is_organization_wide
+from api.permissions import is_organization_wide
 from tests.conftest import CREDENTIAL_KINDS
 from tests.resources import ROUTES, list_row, make_object, row_key, valid_body
 from tests.support.state import snapshot

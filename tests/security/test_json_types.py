@@ -19,7 +19,7 @@ def test_a_string_field_takes_only_a_string(tenant, body, field, message):
     response = tenant.client("developer").post("/api/v1/datasets", body, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["error"]["details"] == {field: [message]}
-    assert not Dataset.objects.exists()
+    assert not Dataset.unscoped.exists()
 
 
 def test_an_update_with_a_number_for_a_string_changes_nothing(tenant):
@@ -69,7 +69,7 @@ def test_connector_header_values_take_only_strings(tenant, where, value, message
     response = tenant.client("developer").post("/api/v1/connectors", body, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["error"]["details"] == {where: {"headers": [message]}}
-    assert not Connector.objects.exists()
+    assert not Connector.unscoped.exists()
 
 
 def test_values_of_the_right_type_are_taken(tenant):

@@ -26,7 +26,7 @@ from django.test import Client
 from django_otp.oath import TOTP
 from rest_framework.test import APIClient
 
-from accounts import keys
+from accounts.auth import keys
 from accounts.models import APIKey, AuthenticatorDevice
 from tests.support.oauth import (
     REDIRECT_URI,
@@ -109,7 +109,7 @@ def wrong_code_for(key_b32):
 
 
 def key_id_of(secret):
-    return APIKey.objects.get(prefix=keys.parse(secret).prefix).pk
+    return APIKey.unscoped.get(prefix=keys.parse(secret).prefix).pk
 
 
 def unthrottle(user):
@@ -440,7 +440,7 @@ def record(name, msg, *args, level=logging.INFO, **extra):
 
 
 def filtered(item):
-    from config.logs import CredentialLogFilter
+    from core.logs import CredentialLogFilter
 
     kept = CredentialLogFilter().filter(item)
     return kept and item.getMessage()
@@ -488,6 +488,6 @@ def test_oauthlib_debug_lines_are_dropped_and_its_warnings_kept():
 
 def test_a_malformed_record_is_left_to_the_handler():
     assert record("x", "%s %s", "only one").msg == "%s %s"
-    from config.logs import CredentialLogFilter
+    from core.logs import CredentialLogFilter
 
     assert CredentialLogFilter().filter(record("x", "%s %s", "only one")) is True

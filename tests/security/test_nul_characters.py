@@ -1,5 +1,5 @@
 """A NUL character in the URL path, a header or a cookie is refused (400) before any view, as in the query
-string and form bodies (config.middleware.RefuseNulMiddleware), for every route of the URL conf, in each
+string and form bodies (core.middleware.RefuseNulMiddleware), for every route of the URL conf, in each
 family's error shape: the API's JSON error, OAuth's ``{"error": "invalid_request"}``, the HTML page for
 people and the console.
 
@@ -10,7 +10,7 @@ on PostgreSQL too."""
 import pytest
 from django.test import Client
 
-from accounts.services import create_api_key
+from accounts.actions.services import create_api_key
 from tests.support.oauth import PASSWORD, person
 from tests.support.console import signed_in
 from tests.resources import ADMIN_OBJECTS, SITE_ROUTES

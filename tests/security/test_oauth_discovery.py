@@ -110,7 +110,7 @@ def test_an_application_registered_with_rfc_7591_names_really_gets_its_grants(te
     created = register(tenant, ["client_credentials"], redirect_uris=[]).json()
     from accounts.models import OAuthApplication
 
-    application = OAuthApplication.objects.get(pk=created["id"])
+    application = OAuthApplication.unscoped.get(pk=created["id"])
     response = client_credentials(application, created["client_secret"])
     assert response.status_code == 200, response.content
 

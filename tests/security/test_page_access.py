@@ -16,7 +16,7 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.test import Client
 
-from config.admin import site as console_site
+from console.site import site as console_site
 from tests.resources import ADMIN_OBJECTS, SITE_ROUTES
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +128,7 @@ def test_the_console_pages_really_opened(tenant, console):
 
 @pytest.fixture
 def failing_security_page(monkeypatch):
-    from accounts import account_pages
+    from accounts.web import account as account_pages
 
     def explode(self, **kwargs):
         raise RuntimeError("SELECT secret FROM accounts_apikey WHERE password='hunter2'")
@@ -160,7 +160,7 @@ def test_a_forced_error_in_the_console_is_the_same_page(tenant, console, monkeyp
     def explode(request):
         raise RuntimeError("console broke: hunter2")
 
-    monkeypatch.setattr("config.admin.overdue_reviews", explode)  # the console's home page reads it
+    monkeypatch.setattr("console.site.overdue_reviews", explode)  # the console's home page reads it
     console.raise_request_exception = False
     response = console.get("/admin/")
     assert response.status_code == 500 and response["Content-Type"].startswith("text/html")

@@ -193,7 +193,7 @@ def test_an_unregistered_redirect_uri_adds_nothing_to_the_policy(tenant, redirec
 
 
 def test_a_redirect_uri_that_could_end_a_directive_adds_nothing(tenant):
-    from config.csp import origin_source
+    from core.csp import origin_source
 
     assert origin_source("https://app.example.com:8443/cb?x=1") == "https://app.example.com:8443"
     assert origin_source("https://APP.example.com/cb") == "https://app.example.com"
@@ -209,7 +209,7 @@ def test_a_redirect_uri_that_could_end_a_directive_adds_nothing(tenant):
 def _through_middleware(view):
     from django.test import RequestFactory
 
-    from config.csp import ContentSecurityPolicyMiddleware
+    from core.csp import ContentSecurityPolicyMiddleware
 
     request = RequestFactory().get("/somewhere")
     middleware = ContentSecurityPolicyMiddleware(view)

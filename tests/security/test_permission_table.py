@@ -9,7 +9,7 @@ objects it reaches in that mode.
 
 import pytest
 
-from accounts.permissions import is_organization_wide as view_is_organization_wide
+from api.permissions import is_organization_wide as view_is_organization_wide
 from tests.conftest import CREDENTIAL_KINDS, SERVICE_GRANT
 from tests.resources import (
     ROUTES, declared, is_organization_wide, make_object, required_scope, resource_of, success_status, valid_body,

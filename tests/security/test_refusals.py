@@ -7,7 +7,8 @@ Runs on the local-memory cache (SQLite) and on Redis (PostgreSQL + REDIS_URL) al
 import pytest
 from django.utils import timezone
 
-from accounts import gate, keys
+from core import gate
+from accounts.auth import keys
 from accounts.models import APIKey
 from audit.models import AuditEvent
 from tests.conftest import api_client
@@ -29,8 +30,8 @@ def refusal_rates(settings):
 
 def revoked_key(tenant):
     secret = tenant.key("developer")
-    api_key = APIKey.objects.get(prefix=keys.parse(secret).prefix)
-    APIKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    api_key = APIKey.unscoped.get(prefix=keys.parse(secret).prefix)
+    APIKey.unscoped.filter(pk=api_key.pk).update(revoked_at=timezone.now())
     return secret, api_key
 
 
@@ -49,7 +50,7 @@ def test_two_hundred_requests_with_a_revoked_key_get_429_and_one_audit_event(ten
     statuses = [client.get(DATASETS).status_code for _ in range(200)]
     assert statuses == [401] * 20 + [429] * 180
     assert_rate_limited(client.get(DATASETS))
-    events = AuditEvent.objects.filter(action="api_key.refused")
+    events = AuditEvent.unscoped.filter(action="api_key.refused")
     assert [(e.target_id, e.metadata["reason"], e.metadata["count"]) for e in events] == [(api_key.id, "revoked", 1)]
 
 
@@ -59,10 +60,10 @@ def test_the_next_minutes_event_counts_the_refusals_held_back(tenant, refusal_ra
     client = api_client(secret)
     for _ in range(30):
         client.get(DATASETS)
-    assert AuditEvent.objects.filter(action="api_key.refused").count() == 1
+    assert AuditEvent.unscoped.filter(action="api_key.refused").count() == 1
     next_minute(f"api_key:{api_key.id}")
     assert_rate_limited(client.get(DATASETS))  # still over its budget: audited all the same
-    counts = list(AuditEvent.objects.filter(action="api_key.refused").order_by("created_at", "id")
+    counts = list(AuditEvent.unscoped.filter(action="api_key.refused").order_by("created_at", "id")
                   .values_list("metadata__count", flat=True))
     assert counts == [1, 30]  # 29 held back, and this one
 
@@ -75,7 +76,7 @@ def test_guessing_keys_from_one_address_is_limited_there_only(tenant, refusal_ra
     assert api_client(keys.generate(livemode=True)).get(DATASETS, REMOTE_ADDR="203.0.113.10").status_code == 401
     # A valid key from the refused address still works: only refusals are counted there.
     assert api_client(tenant.key("developer")).get(DATASETS, REMOTE_ADDR="203.0.113.9").status_code == 200
-    assert not AuditEvent.objects.filter(action="api_key.refused").exists()  # unknown keys are nobody's
+    assert not AuditEvent.unscoped.filter(action="api_key.refused").exists()  # unknown keys are nobody's
 
 
 @pytest.mark.parametrize("token", ["oat_" + "x" * 40, "not.a.jwt", "sk_live_malformed"])
@@ -92,10 +93,10 @@ def test_a_key_hammering_a_route_it_lacks_the_scope_for_is_limited_and_audited_o
     assert [r.status_code for r in responses] == [403] * 5 + [429] * 7
     assert responses[0].json()["error"]["required_scope"] == "connectors:write"
     assert_rate_limited(responses[-1])
-    events = AuditEvent.objects.filter(action="access.denied")
+    events = AuditEvent.unscoped.filter(action="access.denied")
     assert [(e.metadata["required_scope"], e.metadata["count"]) for e in events] == [("connectors:write", 1)]
     assert viewer.get("/api/v1/connectors").status_code == 200  # reads it may do are not refusals
-    principal_id = AuditEvent.objects.get(action="access.denied").credential_id
+    principal_id = AuditEvent.unscoped.get(action="access.denied").credential_id
     next_minute(f"denied:api_key:{principal_id}:connectors:write:missing_scope")
     viewer.post("/api/v1/connectors", {"name": "x", "type": "csv"}, format="json")
     assert list(events.order_by("created_at", "id").values_list("metadata__count", flat=True)) == [1, 12]  # 11 held back, and this one
@@ -107,7 +108,7 @@ def test_test_mode_refusals_of_organization_wide_changes_are_limited_too(tenant,
     path = f"/api/v1/members/{tenant.member('developer').id}"
     statuses = [test_admin.patch(path, {"role": "admin"}, format="json").status_code for _ in range(5)]
     assert statuses == [403] * 3 + [429] * 2
-    assert AuditEvent.objects.filter(action="access.denied").count() == 1
+    assert AuditEvent.unscoped.filter(action="access.denied").count() == 1
 
 
 def test_an_accepted_request_still_costs_one_cache_round_trip_and_only_refusals_pay_for_more(tenant, monkeypatch):

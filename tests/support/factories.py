@@ -9,12 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from accounts import reviews
+from accounts.actions import reviews
 from accounts.models import Member
-from accounts.ids import new_id
-from accounts.invitations import invite
-from accounts.principal import session_principal
-from accounts.services import create_api_key, create_oauth_application
+from core.ids import new_id
+from accounts.actions.invitations import invite
+from core.principal import session_principal
+from accounts.actions.services import create_api_key, create_oauth_application
 from connectors.models import Connector, Dataset, Workflow
 from connectors.records import append_records
 from webhooks.models import WebhookEndpoint, new_signing_secret
@@ -24,24 +24,24 @@ def make_connector(tenant, livemode=False, **fields):
     values = {"name": "Billing API", "type": "http", "config": {"base_url": "https://billing.example.com", "headers": {}},
               "credentials": {"token": "tok_canary_connector"}}
     values.update(fields)
-    return Connector.objects.create(organization=tenant.org, livemode=livemode, **values)
+    return Connector.unscoped.create(organization=tenant.org, livemode=livemode, **values)
 
 
 def make_workflow(tenant, livemode=False):
-    return Workflow.objects.create(organization=tenant.org, livemode=livemode, name="Nightly",
+    return Workflow.unscoped.create(organization=tenant.org, livemode=livemode, name="Nightly",
                                    connector=make_connector(tenant, livemode),
                                    steps=[{"type": "select", "fields": ["id"]}])
 
 
 def make_dataset(tenant, livemode=False):
-    dataset = Dataset.objects.create(organization=tenant.org, livemode=livemode, name="Invoices")
+    dataset = Dataset.unscoped.create(organization=tenant.org, livemode=livemode, name="Invoices")
     with transaction.atomic():
         append_records(dataset, [{"id": 1, "amount": 10}, {"id": 2, "amount": 20}])
     return dataset
 
 
 def make_webhook_endpoint(tenant, livemode=False):
-    return WebhookEndpoint.objects.create(organization=tenant.org, livemode=livemode, url="https://hooks.example.com/in",
+    return WebhookEndpoint.unscoped.create(organization=tenant.org, livemode=livemode, url="https://hooks.example.com/in",
                                           events=["connector.created"], secret=new_signing_secret())
 
 
@@ -52,7 +52,7 @@ def make_api_key(tenant, livemode=False):
 
 
 def make_member(tenant, livemode=False):
-    return Member.objects.create(organization=tenant.org, role="service", name="ETL",
+    return Member.unscoped.create(organization=tenant.org, role="service", name="ETL",
                                  granted_scopes=["connectors:read"])
 
 

@@ -1,9 +1,9 @@
-"""Audited refusals (accounts.gate.refuse) without waiting for the minute to pass."""
+"""Audited refusals (core.gate.refuse) without waiting for the minute to pass."""
 
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts import gate
+from core import gate
 
 
 def next_minute(audit_key):

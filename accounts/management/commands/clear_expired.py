@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import housekeeping
-from idempotency import store as idempotency_store
+from api import idempotency as idempotency_store
 
 
 class Command(BaseCommand):

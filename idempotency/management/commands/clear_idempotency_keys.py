@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from idempotency import store
+from api import idempotency as store
 
 
 class Command(BaseCommand):
