@@ -29,8 +29,8 @@ from accounts.api.views import MeView
 from core.logs import OneLineFormatter, RequestIDLogFilter
 from core.middleware import BodySizeLimitMiddleware
 from connectors.views import ConnectorViewSet
-from tests.factories import make_connector
-from tests.routes import ROUTES
+from tests.support.factories import make_connector
+from tests.resources import ROUTES
 
 REQUEST_ID = re.compile(r"req_[0-9a-f]{24}")
 GENERIC_500 = "An unexpected error occurred. Quote the request id when reporting it."

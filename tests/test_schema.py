@@ -4,13 +4,12 @@ operation's scope, served without any CDN."""
 import re
 
 import pytest
-from django.urls import reverse
 
-from tests.routes import ROUTES
+from tests.resources import ROUTES, resource_of
 from tests.support.openapi import conforms
 
-DOC_ROUTES = {"schema", "docs"}
-PUBLIC_ROUTES = {"auth-token", "auth-token-refresh", "auth-token-revoke"}
+DOC_ROUTES = {name for name in ROUTES if resource_of(name).schema_view}
+PUBLIC_ROUTES = {name for name in ROUTES if resource_of(name).public}
 
 
 @pytest.fixture
@@ -20,17 +19,12 @@ def schema(tenant):
     return response.json()
 
 
-def openapi_path(route):
-    path = reverse(route.name, kwargs={"id": "ID"} if route.takes_id else None)
-    return path.replace("ID", "{id}")
-
-
 def test_every_operation_is_documented_with_its_scope(schema):
     assert schema["openapi"].startswith("3.")
     for route in ROUTES.values():
         if route.name in DOC_ROUTES:
             continue
-        operations = schema["paths"][openapi_path(route)]
+        operations = schema["paths"][route.openapi_path()]
         for method in route.methods:
             operation = operations[method.lower()]
             view_scope = operation["x-required-scope"]
@@ -137,7 +131,7 @@ def operations(schema):
 
 
 def test_the_errors_the_api_answers_are_the_ones_documented(tenant, anon, operations, settings):
-    from tests.factories import make_connector
+    from tests.support.factories import make_connector
 
     admin = tenant.client("admin")
     connector = make_connector(tenant)

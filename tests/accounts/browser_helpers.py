@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from tests.accounts.oauth_helpers import PASSWORD, totp_code
+from tests.support.oauth import PASSWORD, totp_code
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
 

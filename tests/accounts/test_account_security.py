@@ -10,7 +10,7 @@ from django.test import Client
 from accounts.models import APIKey, Member
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import sudo
-from tests.accounts.oauth_helpers import browser_for, person
+from tests.support.oauth import browser_for, person
 from tests.conftest import api_client
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +154,7 @@ def two_organizations(tenant, other_tenant):
 
 def test_a_member_of_two_organizations_picks_one_and_keys_go_there(tenant, other_tenant, two_organizations, settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
-    from tests.accounts.oauth_helpers import totp_code, totp_device
+    from tests.support.oauth import totp_code, totp_device
 
     from accounts.actions import mfa
 
@@ -190,7 +190,7 @@ def test_choosing_an_organization_you_are_not_in_is_a_404(tenant, other_tenant, 
 
 def test_leaving_the_chosen_organization_falls_back_to_another(tenant, other_tenant, two_organizations, settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
-    from tests.accounts.oauth_helpers import totp_code, totp_device
+    from tests.support.oauth import totp_code, totp_device
 
     device = totp_device(two_organizations)
     browser = browser_for(two_organizations, otp=totp_code(device))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from tests.accounts.oauth_helpers import PASSWORD, person
+from tests.support.oauth import PASSWORD, person
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts import housekeeping
 from accounts.models import TokenSession, UserSession
 from tests.accounts.browser_helpers import signed_in
-from tests.accounts.oauth_helpers import PASSWORD, person, sign_in
+from tests.support.oauth import PASSWORD, person, sign_in
 from tests.accounts.test_jwt import REFRESH, REVOKE, me, obtain, post
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import TokenSession
 from audit.models import AuditEvent
-from tests.accounts.oauth_helpers import PASSWORD, api_error, person, totp_code, totp_device
+from tests.support.oauth import PASSWORD, api_error, person, totp_code, totp_device
 from tests.conftest import api_client
 
 TOKEN = "/api/v1/auth/token"

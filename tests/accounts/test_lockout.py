@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import UserSession
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, wrong_code
-from tests.accounts.oauth_helpers import PASSWORD, person, sign_in, totp_code, totp_device
+from tests.support.oauth import PASSWORD, person, sign_in, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 

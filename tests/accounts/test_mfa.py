@@ -16,7 +16,7 @@ from accounts.actions import mfa
 from accounts.models import AuthenticatorDevice, BackupCodeDevice
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, sudo, wrong_code
-from tests.accounts.oauth_helpers import (PASSWORD, browser_for, consent, make_application, person, sign_in, totp_code,
+from tests.support.oauth import (PASSWORD, browser_for, consent, make_application, person, sign_in, totp_code,
                                           totp_device)
 
 pytestmark = pytest.mark.django_db

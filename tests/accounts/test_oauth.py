@@ -27,7 +27,7 @@ from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken, se
 from accounts.models import Member, OAuthApplication
 from accounts.auth.oauth import new_access_token
 from audit.models import AuditEvent
-from tests.accounts.oauth_helpers import (
+from tests.support.oauth import (
     PASSWORD,
     REDIRECT_URI,
     api_error,

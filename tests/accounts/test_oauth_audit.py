@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from audit.models import AuditEvent
-from tests.accounts.oauth_helpers import (
+from tests.support.oauth import (
     authorization_code, browser_for, code_flow, exchange, make_application, person, pkce_pair, refresh, revoke,
 )
 from tests.support.refusals import next_minute

@@ -15,7 +15,7 @@ from oauth2_provider.models import AccessToken, Grant, RefreshToken, set_token_v
 
 from accounts.models import Member, OAuthApplication
 from accounts.auth.oauth import new_access_token
-from tests.accounts.oauth_helpers import (
+from tests.support.oauth import (
     REDIRECT_URI,
     api_error,
     authorization_code,

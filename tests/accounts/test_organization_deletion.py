@@ -12,7 +12,7 @@ from accounts.models import APIKey, Member, OAuthApplication, Organization, Toke
 from core.principal import session_principal
 from audit.models import AuditEvent
 from connectors.models import Connector, Dataset, Record, Workflow
-from tests.accounts.oauth_helpers import make_application, person
+from tests.support.oauth import make_application, person
 from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from accounts.actions import invitations
 from accounts.models import Invitation, User
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import signed_in, sudo
-from tests.accounts.oauth_helpers import PASSWORD, browser_for, person, sign_in
+from tests.support.oauth import PASSWORD, browser_for, person, sign_in
 
 pytestmark = pytest.mark.django_db
 

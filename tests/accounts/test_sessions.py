@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import UserSession
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import session_cookie, signed_in, sudo
-from tests.accounts.oauth_helpers import browser_for, person
+from tests.support.oauth import browser_for, person
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from accounts.models import UserSession
 from accounts.web.signin import PENDING
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import session_cookie, signed_in, without_csrf, wrong_code
-from tests.accounts.oauth_helpers import PASSWORD, browser_for, person, sign_in, totp_code, totp_device
+from tests.support.oauth import PASSWORD, browser_for, person, sign_in, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from tests.accounts.browser_helpers import wrong_code
-from tests.accounts.oauth_helpers import PASSWORD, basic_auth, make_application, person, totp_code, totp_device
+from tests.support.oauth import PASSWORD, basic_auth, make_application, person, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 

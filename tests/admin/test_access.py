@@ -8,8 +8,9 @@ from accounts.actions import services
 from accounts.models import Member, User
 from core.principal import session_principal
 from audit.models import AuditEvent
-from tests.accounts.oauth_helpers import PASSWORD, browser_for, person, totp_code, totp_device
-from tests.admin.conftest import html, signed_in
+from tests.support.oauth import PASSWORD, browser_for, person, totp_code, totp_device
+from tests.admin.conftest import html
+from tests.support.console import signed_in
 
 PAGES = ["/admin/", "/admin/accounts/member/", "/admin/accounts/apikey/add/", "/admin/audit/auditevent/",
          "/admin/accounts/", "/admin/nothing-here/"]

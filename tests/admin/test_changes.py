@@ -17,10 +17,11 @@ from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from audit.models import AuditEvent
 from console.site import site
 from connectors.models import Connector
-from tests.admin.conftest import admin_url, confirm_sudo, html
-from tests.admin.objects import ADMIN_OBJECTS
+from tests.admin.conftest import confirm_sudo, html
+from tests.support.console import admin_url
+from tests.resources import ADMIN_OBJECTS
 from tests.conftest import api_client
-from tests.factories import make_connector, make_webhook_endpoint, make_workflow
+from tests.support.factories import make_connector, make_webhook_endpoint, make_workflow
 
 KEY = re.compile(r"\bsk_(?:live|test)_[0-9A-Za-z]{49}\b")
 

@@ -6,8 +6,10 @@ import json
 import pytest
 
 from audit.models import AuditEvent
-from tests.admin.conftest import admin_url, html
-from tests.factories import make_connector, make_webhook_endpoint, snapshot
+from tests.admin.conftest import html
+from tests.support.console import admin_url
+from tests.support.factories import make_connector, make_webhook_endpoint
+from tests.support.state import snapshot
 
 CANARY = "cnry-3f0a-console-header-canary"
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import OAuthApplication
 from console.site import site
 from tests.admin.conftest import confirm_sudo, html
-from tests.admin.objects import ADMIN_OBJECTS
+from tests.resources import ADMIN_OBJECTS
 
 MODELS = sorted(site._registry, key=lambda model: model._meta.label)
 

@@ -9,8 +9,9 @@ from axes.models import AccessAttempt
 
 from accounts.models import Member
 from audit.models import AuditEvent
-from tests.accounts.oauth_helpers import PASSWORD, person
-from tests.admin.conftest import admin_url, html
+from tests.support.oauth import PASSWORD, person
+from tests.admin.conftest import html
+from tests.support.console import admin_url
 
 
 def lock_out(email, settings, address="127.0.0.1"):

@@ -17,8 +17,9 @@ from accounts.actions import reviews, services
 from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
 from core.principal import session_principal
 from audit.models import AuditEvent
-from tests.accounts.oauth_helpers import form_fields, person
-from tests.admin.conftest import admin_url, confirm_sudo, html
+from tests.support.oauth import form_fields, person
+from tests.admin.conftest import confirm_sudo, html
+from tests.support.console import admin_url
 from tests.admin.test_changes import by_console
 from tests.conftest import api_client
 

@@ -19,7 +19,7 @@ from accounts.actions import reviews
 from accounts.models import AccessReviewItem, APIKey, Member, Organization
 from accounts.actions.services import create_api_key
 from console.site import site
-from tests.admin.objects import ADMIN_OBJECTS
+from tests.resources import ADMIN_OBJECTS
 
 MODELS = sorted(site._registry, key=lambda model: model._meta.label)
 SEARCHABLE = [model for model in MODELS if site._registry[model].search_fields]

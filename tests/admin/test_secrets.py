@@ -20,7 +20,7 @@ from accounts.actions.services import create_api_key, create_oauth_application
 from console.site import site
 from connectors.models import Connector
 from tests.admin.conftest import confirm_sudo
-from tests.factories import make_connector, make_invitation, make_webhook_endpoint, make_workflow
+from tests.support.factories import make_connector, make_invitation, make_webhook_endpoint, make_workflow
 from webhooks.models import WebhookEndpoint, new_signing_secret
 
 

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from accounts.models import AccessReview, APIKey, Member
-from tests.accounts.oauth_helpers import PASSWORD, person, totp_code, totp_device
-from tests.admin.conftest import admin_url
+from tests.support.oauth import PASSWORD, person, totp_code, totp_device
+from tests.support.console import admin_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

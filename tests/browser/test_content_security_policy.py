@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.accounts.oauth_helpers import PASSWORD, REDIRECT_URI, authorize_url, make_application, person, pkce_pair
-from tests.accounts.oauth_helpers import query_of, totp_code, totp_device
+from tests.support.oauth import PASSWORD, REDIRECT_URI, authorize_url, make_application, person, pkce_pair
+from tests.support.oauth import query_of, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

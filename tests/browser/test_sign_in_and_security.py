@@ -7,7 +7,7 @@ import pytest
 from django_otp.oath import TOTP
 
 from accounts.models import APIKey, AuthenticatorDevice
-from tests.accounts.oauth_helpers import PASSWORD, person, totp_code, totp_device
+from tests.support.oauth import PASSWORD, person, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

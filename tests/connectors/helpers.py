@@ -24,10 +24,3 @@ def keyed_client(tenant, role="developer", livemode=False):
     secret = tenant.key(role, livemode)
     api_key = APIKey.unscoped.get(prefix=keys.parse(secret).prefix, digest=keys.parse(secret).digest)
     return KeyedClient(api_client(secret), api_key)
-
-
-def error(response, status):
-    assert response.status_code == status, (response.status_code, response.content)
-    body = response.json()["error"]
-    assert body["request_id"] == response["X-Request-ID"]
-    return body

@@ -9,8 +9,10 @@ import pytest
 from audit.models import AuditEvent
 from connectors.models import Connector, Workflow
 from connectors.types import CONNECTOR_TYPES, MAX_HEADERS
-from tests.connectors.helpers import error, keyed_client
-from tests.factories import make_connector, make_workflow, snapshot
+from tests.connectors.helpers import keyed_client
+from tests.support.api import error
+from tests.support.factories import make_connector, make_workflow
+from tests.support.state import snapshot
 
 URL = "/api/v1/connectors"
 CANARY = "cnry-5b1e2c7a-credential-canary"

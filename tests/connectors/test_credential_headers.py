@@ -11,8 +11,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 from audit.models import AuditEvent
 from connectors.models import Connector
-from tests.connectors.helpers import error
-from tests.factories import make_connector, snapshot
+from tests.support.api import error
+from tests.support.factories import make_connector
+from tests.support.state import snapshot
 
 URL = "/api/v1/connectors"
 CANARY = "cnry-7d41-header-secret-canary"

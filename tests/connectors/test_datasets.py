@@ -12,8 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from audit.models import AuditEvent
 from connectors.models import Dataset, Record
 from connectors.serializers import MAX_FIELDS_PER_RECORD, MAX_RECORDS_PER_BATCH
-from tests.connectors.helpers import error, keyed_client
-from tests.factories import make_dataset, snapshot
+from tests.connectors.helpers import keyed_client
+from tests.support.api import error
+from tests.support.factories import make_dataset
+from tests.support.state import snapshot
 
 URL = "/api/v1/datasets"
 

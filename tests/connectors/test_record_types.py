@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from connectors.models import Dataset
-from tests.connectors.helpers import error
+from tests.support.api import error
 
 MISSING = object()
 

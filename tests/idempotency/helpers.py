@@ -1,5 +1,3 @@
-from django.apps import apps
-
 from api import idempotency as store
 from idempotency.models import IdempotencyKey
 
@@ -10,15 +8,6 @@ def post(client, url, body, key=None, **extra):
     if key is not None:
         extra["HTTP_IDEMPOTENCY_KEY"] = key
     return client.post(url, body, format="json", **extra)
-
-
-def row_counts():
-    """Rows per model of every application table (the idempotency records apart): what a request created."""
-    return {
-        model._meta.label: model._base_manager.count()
-        for model in apps.get_models()
-        if model._meta.app_label in {"accounts", "audit", "connectors", "webhooks"} and model._meta.managed
-    }
 
 
 def assert_error(response, status, code):

@@ -15,8 +15,9 @@ from connectors.models import Connector, Dataset
 from connectors.views import DatasetViewSet
 from api import idempotency as store
 from idempotency.models import IdempotencyKey
-from tests.factories import make_api_key, make_dataset
-from tests.idempotency.helpers import assert_error, assert_replay_of, claim_row, post, row_counts
+from tests.support.factories import make_api_key, make_dataset
+from tests.idempotency.helpers import assert_error, assert_replay_of, claim_row, post
+from tests.support.state import row_counts
 from webhooks.models import WebhookEndpoint
 
 CONNECTOR = {"name": "CRM", "type": "csv", "config": {"delimiter": ";"}}

@@ -4,34 +4,26 @@ request gets the object with the secret null and ``Idempotent-Secret-Withheld`` 
 is readable from the database, not even with the master key.
 
 The routes are found from the OpenAPI schema (every POST whose success response has a member named
-``secret`` or ``..._secret``), so a new one is covered the day its serializer adds such a member."""
+``secret`` or ``..._secret``), and must be the ones the resource registry (tests/resources.py) says hand
+out secrets, so a new one is covered the day its serializer adds such a member."""
 
 import importlib
 
 import pytest
 from django.apps import apps as django_apps
 from django.db import connection
-from django.urls import reverse
 
 from accounts.models import APIKey
 from api import idempotency as store
 from idempotency.models import IdempotencyKey
 from tests.conftest import CREDENTIAL_KINDS
-from tests.factories import FACTORIES, valid_body
-from tests.idempotency.helpers import assert_replay_of, row_counts
-from tests.routes import ROUTES
+from tests.idempotency.helpers import assert_replay_of
+from tests.resources import RESOURCES, ROUTES, make_object, valid_body
+from tests.support.state import row_counts
 from webhooks.models import WebhookEndpoint
 
-# Bodies for the routes whose ordinary valid body (tests.factories.valid_body) returns no secret.
-SECRET_BODIES = {
-    "oauth-application-list": lambda tenant, livemode: {
-        "name": "Partner portal", "client_type": "confidential", "grant_types": ["authorization-code"],
-        "redirect_uris": ["https://partner.example.com/callback"], "allowed_scopes": ["connectors:read"]},
-}
-
-
-def openapi_path(route):
-    return reverse(route.name, kwargs={"id": "ID"} if route.takes_id else None).replace("ID", "{id}")
+# {route name: the one-time secret members of its POST's success response}, as the registry declares them.
+SECRETS = {route: members for resource in RESOURCES for route, members in resource.secrets.items()}
 
 
 def _component(schema, ref):
@@ -44,7 +36,7 @@ def secret_members_by_route(schema):
     for route in ROUTES.values():
         if "POST" not in route.methods:
             continue
-        operation = schema["paths"][openapi_path(route)]["post"]
+        operation = schema["paths"][route.openapi_path()]["post"]
         for code, response in operation["responses"].items():
             if not code.startswith("2"):
                 continue
@@ -67,12 +59,7 @@ def schema(tenant):
 
 def test_the_routes_that_hand_out_one_time_secrets_are_found_from_the_serializers(schema):
     found = secret_members_by_route(schema)
-    assert found == {
-        "api-key-list": ["secret"],
-        "api-key-roll": ["secret"],
-        "oauth-application-list": ["client_secret"],
-        "webhook-endpoint-list": ["secret"],
-    }
+    assert found == SECRETS
     for name, component in schema["components"]["schemas"].items():
         for member, definition in component.get("properties", {}).items():
             if store.is_one_time_secret(member) and not name.endswith("Request"):
@@ -80,15 +67,15 @@ def test_the_routes_that_hand_out_one_time_secrets_are_found_from_the_serializer
 
 
 def _route_names():
-    # Parametrized from the URL conf's routes; test_the_routes_..._are_found_from_the_serializers keeps
-    # this list equal to what the schema says.
-    return ["api-key-list", "api-key-roll", "oauth-application-list", "webhook-endpoint-list"]
+    # From the registry; test_the_routes_..._are_found_from_the_serializers keeps it equal to what the
+    # schema says.
+    return sorted(SECRETS)
 
 
 def first_request(tenant, route_name, client, livemode=False, key="k-1"):
     route = ROUTES[route_name]
-    object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant, livemode).pk if route.takes_id else None
-    body = (SECRET_BODIES.get(route_name) or (lambda t, m: valid_body(route_name, "POST", t, m)))(tenant, livemode)
+    object_id = make_object(route_name, tenant, livemode).pk if route.takes_id else None
+    body = valid_body(route_name, "POST", tenant, livemode)
     url = route.url(object_id)
     response = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert response.status_code == 201, response.content

@@ -1,5 +1,5 @@
 """Every POST route of the v1 API honours Idempotency-Key, read from the URL conf like the permission
-table, so a new endpoint is covered (or must say why not) the day it is added."""
+table, so a new endpoint is covered (or must say why not, in the resource registry) the day it is added."""
 
 import json
 import subprocess
@@ -9,21 +9,14 @@ from pathlib import Path
 import pytest
 from django.urls import resolve
 
-from api.permissions import is_organization_wide
 from api.idempotent_views import IdempotentViewMixin
 from idempotency.models import IdempotencyKey
-from tests.factories import FACTORIES, valid_body
-from tests.idempotency.helpers import assert_error, assert_replay_of, row_counts
-from tests.routes import ROUTES
+from tests.idempotency.helpers import assert_error, assert_replay_of
+from tests.resources import RESOURCES, ROUTES, is_organization_wide, make_object, valid_body
+from tests.support.state import row_counts
 
-# POST routes that ignore the header, and why. The JWT endpoints take no credential, so a key could
-# belong to no organization; and a replayed refresh would hand the rotated tokens to whoever presents
-# the old refresh token again, which is exactly what refresh-token reuse detection must refuse.
-EXEMPT = {
-    "auth-token": "no credential: nothing to scope a key to",
-    "auth-token-refresh": "a replay would defeat refresh-token reuse detection",
-    "auth-token-revoke": "no credential: nothing to scope a key to",
-}
+# POST routes that ignore the header, and why (tests/resources.py: ``not_idempotent``).
+EXEMPT = {route: reason for resource in RESOURCES for route, reason in resource.not_idempotent.items()}
 
 POST_ROUTES = sorted(name for name, route in ROUTES.items() if "POST" in route.methods and name not in EXEMPT)
 
@@ -48,7 +41,7 @@ def request(client, route_name, tenant, key, object_id=None, body=None):
 
 # Organization-wide routes refuse test-mode credentials before anything runs (tests/security/test_livemode.py).
 MODE_CASES = [(route_name, livemode) for route_name in POST_ROUTES for livemode in (False, True)
-              if livemode or not is_organization_wide(ROUTES[route_name].view_class, "POST")]
+              if livemode or not is_organization_wide(route_name, "POST")]
 
 
 @pytest.mark.parametrize("route_name,livemode", MODE_CASES,
@@ -56,7 +49,7 @@ MODE_CASES = [(route_name, livemode) for route_name in POST_ROUTES for livemode 
 def test_every_post_route_replays_and_runs_once(tenant, route_name, livemode):
     route = ROUTES[route_name]
     client = tenant.client("admin", livemode=livemode)
-    object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant, livemode).pk if route.takes_id else None
+    object_id = make_object(route_name, tenant, livemode).pk if route.takes_id else None
     body = valid_body(route_name, "POST", tenant, livemode)
 
     first = request(client, route_name, tenant, "key-1", object_id, body)
@@ -78,7 +71,7 @@ def test_every_post_route_replays_and_runs_once(tenant, route_name, livemode):
 def test_every_post_route_replays_its_validation_errors(tenant, route_name):
     route = ROUTES[route_name]
     client = tenant.client("admin", livemode=True)
-    object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant, True).pk if route.takes_id else None
+    object_id = make_object(route_name, tenant, True).pk if route.takes_id else None
     body = {"not_a_field": True}
     first = request(client, route_name, tenant, "bad", object_id, body)
     assert first.status_code == 400, first.content

@@ -9,7 +9,7 @@ from django.db import connection
 
 from keystore import crypto
 from keystore.crypto import DecryptionError
-from tests.factories import make_connector, make_webhook_endpoint
+from tests.support.factories import make_connector, make_webhook_endpoint
 
 CANARY = "canary-7f3a9e-credential"
 

@@ -1,9 +1,9 @@
-"""Browser sessions for the tables over every page (tests/security/site_routes.py)."""
+"""Browser sessions for the tables over every page (tests/support/urls.py)."""
 
 import pytest
 
-from tests.accounts.oauth_helpers import person
-from tests.admin.conftest import signed_in, signed_in_staff
+from tests.support.oauth import person
+from tests.support.console import signed_in, signed_in_staff
 
 
 @pytest.fixture

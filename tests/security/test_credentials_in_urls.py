@@ -11,8 +11,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from connectors.models import Connector
-from tests.connectors.helpers import error
-from tests.factories import make_connector, make_webhook_endpoint, snapshot
+from tests.support.api import error
+from tests.support.factories import make_connector, make_webhook_endpoint
+from tests.support.state import snapshot
 from webhooks.models import WebhookEndpoint
 
 CANARY = "cnry7d41urlsecret"

@@ -5,7 +5,8 @@ schemathesis's negative_data_rejection check."""
 import pytest
 
 from connectors.models import Connector, Dataset
-from tests.factories import make_api_key, make_dataset, make_webhook_endpoint, snapshot
+from tests.support.factories import make_api_key, make_dataset, make_webhook_endpoint
+from tests.support.state import snapshot
 
 
 @pytest.mark.parametrize("body,field,message", [

@@ -13,7 +13,7 @@ from django.core import mail
 from accounts.models import APIKey, Invitation, Member
 from audit.models import AuditEvent
 from tests.conftest import CREDENTIAL_KINDS, api_client
-from tests.factories import make_invitation, make_oauth_application
+from tests.support.factories import make_invitation, make_oauth_application
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ from rest_framework.test import APIClient
 
 from accounts.auth import keys
 from accounts.models import APIKey, AuthenticatorDevice
-from tests.accounts.oauth_helpers import (
+from tests.support.oauth import (
     REDIRECT_URI,
     basic_auth,
     form_fields,

@@ -19,23 +19,18 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.conf import settings
 
-from accounts.models import APIKey, Member, OAuthApplication
+from accounts.models import APIKey
 from audit.models import AuditEvent
-from connectors.models import Connector, Dataset, Workflow
-from tests.factories import FACTORIES, make_connector, make_dataset, snapshot, valid_body
-from tests.routes import ROUTES
-from webhooks.models import WebhookEndpoint
+from connectors.models import Dataset
+from tests.resources import ROUTES, declared, make_object, resource_of, target_url, valid_body
+from tests.support.factories import make_connector, make_dataset
+from tests.support.state import snapshot
 
-BODY_ROUTES = sorted((name, method) for name, route in ROUTES.items() for method in route.methods
-                     if method in ("POST", "PATCH"))
-LIST_ROUTES = sorted(name for name, route in ROUTES.items()
-                     if "GET" in route.methods and (name.endswith("-list") or name == "dataset-records"))
+BODY_ROUTES = declared(lambda route, method: method in ("POST", "PATCH"))
+LIST_ROUTES = sorted(name for name, route in ROUTES.items() if route.is_list)
 ID_ROUTES = sorted(name for name, route in ROUTES.items() if route.takes_id)
 PATCH_ROUTES = sorted(name for name, method in BODY_ROUTES if method == "PATCH")
 CREATE_ROUTES = sorted(name for name, method in BODY_ROUTES if method == "POST" and name.endswith("-list"))
-
-MODELS = {"connector": Connector, "workflow": Workflow, "dataset": Dataset, "webhook-endpoint": WebhookEndpoint,
-          "api-key": APIKey, "member": Member, "audit-event": AuditEvent, "oauth-application": OAuthApplication}
 
 # What a response must never contain, whatever went wrong.
 LEAK_MARKERS = ("Traceback", 'File "', "SELECT ", "django.")
@@ -44,21 +39,15 @@ HUGE = "x" * 100_000
 DEEP = 10_000
 
 
-def basename(route_name):
-    return route_name.rsplit("-", 1)[0]
-
-
 def admin_for(tenant, route_name):
     """An Admin's client for the route: live-mode where the route makes organization-wide changes, which
     test-mode credentials may not (tests/security/test_livemode.py); test mode elsewhere."""
-    return tenant.client("admin", livemode=bool(getattr(ROUTES[route_name].view_class, "organization_wide", ())))
+    return tenant.client("admin", livemode=bool(resource_of(route_name).organization_wide))
 
 
 def route_target(tenant, route_name):
     """The route's URL, and the object it addresses (None for collection routes)."""
-    route = ROUTES[route_name]
-    obj = FACTORIES[basename(route_name)](tenant) if route.takes_id else None
-    return route.url(obj.pk if obj is not None else None), obj
+    return target_url(route_name, tenant)
 
 
 def send(client, method, url, body, content_type="application/json", **extra):
@@ -398,7 +387,7 @@ def forbidden_fields(route_name, other_tenant):
     fields = {"organization": other_tenant.org.pk, "livemode": True, "id": "x_chosen_by_client",
               "created_at": "2000-01-01T00:00:00Z", "updated_at": "2000-01-01T00:00:00Z", "is_staff": True,
               "object": "member"}
-    if basename(route_name) != "member":
+    if resource_of(route_name).name != "member":
         fields["role"] = "admin"
     return fields
 
@@ -422,7 +411,7 @@ def test_patch_refuses_fields_a_client_may_not_set_and_changes_nothing(tenant, o
 def test_create_refuses_fields_a_client_may_not_set_and_creates_nothing(tenant, other_tenant, route_name):
     url, _ = route_target(tenant, route_name)
     client = admin_for(tenant, route_name)
-    model = MODELS[basename(route_name)]
+    model = ROUTES[route_name].model
     for field, value in forbidden_fields(route_name, other_tenant).items():
         body = valid_body(route_name, "POST", tenant)  # may create a connector (workflows): count after
         count = model.unscoped.count()
@@ -439,7 +428,7 @@ def test_a_test_mode_key_cannot_create_a_live_key(tenant):
 
 
 def test_a_member_cannot_be_given_another_organization_or_a_person_s_role(tenant, other_tenant):
-    member = FACTORIES["member"](tenant)
+    member = make_object("member-detail", tenant)
     client = tenant.client("admin", livemode=True)
     before = snapshot(member)
     url = f"/api/v1/members/{member.pk}"
@@ -537,12 +526,12 @@ def test_a_records_cursor_the_server_did_not_issue_is_a_400(tenant, case):
 def test_cursors_the_server_issued_page_through_every_object_once(tenant, route_name):
     """The happy path next to all the refusals: issued cursors keep working."""
     client = tenant.client("admin")
-    url = list_url(tenant, route_name)
+    url, obj = route_target(tenant, route_name)
     for _ in range(3):
-        if route_name == "dataset-records":
-            send_json(client, "POST", url, {"records": [{"amount": 1}]})
+        if obj is not None:  # the rows of one object (a dataset's records)
+            resource_of(route_name).rows[route_name].add(obj)
         else:
-            FACTORIES[basename(route_name)](tenant)
+            make_object(route_name, tenant)
     seen, cursor = [], None
     for _ in range(50):
         params = {"limit": 1, **({"cursor": cursor} if cursor else {})}

@@ -11,14 +11,13 @@ import pytest
 from django.test import Client
 
 from accounts.actions.services import create_api_key
-from tests.accounts.oauth_helpers import PASSWORD, person
-from tests.admin.conftest import signed_in
-from tests.admin.objects import ADMIN_OBJECTS
-from tests.security.site_routes import site_routes
+from tests.support.oauth import PASSWORD, person
+from tests.support.console import signed_in
+from tests.resources import ADMIN_OBJECTS, SITE_ROUTES
 
 pytestmark = pytest.mark.django_db
 
-ROUTES = site_routes()
+ROUTES = SITE_ROUTES
 NUL = "%00"
 
 

@@ -8,7 +8,7 @@ import jwt as pyjwt
 import pytest
 from django.test import Client
 
-from tests.accounts.oauth_helpers import (
+from tests.support.oauth import (
     REDIRECT_URI,
     authorization_code,
     browser_for,

@@ -17,12 +17,11 @@ from django.contrib.admin.utils import quote
 from django.test import Client
 
 from console.site import site as console_site
-from tests.admin.objects import ADMIN_OBJECTS
-from tests.security.site_routes import site_routes
+from tests.resources import ADMIN_OBJECTS, SITE_ROUTES
 
 pytestmark = pytest.mark.django_db
 
-ROUTES = [route for route in site_routes() if not route.route.startswith("api/")]  # the API has its own table
+ROUTES = [route for route in SITE_ROUTES if not route.route.startswith("api/")]  # the API has its own table
 
 # Open to anyone, with what they answer without a session. Each hands out nothing that needs one: the sign-in
 # itself, its sign-out, an invitation link (whose token is the credential), the OAuth endpoints where the

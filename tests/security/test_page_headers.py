@@ -10,13 +10,12 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.test import Client
 
-from tests.accounts.oauth_helpers import REDIRECT_URI, authorize_url, browser_for, make_application, person, pkce_pair
-from tests.admin.objects import ADMIN_OBJECTS
-from tests.security.site_routes import site_routes
+from tests.support.oauth import REDIRECT_URI, authorize_url, browser_for, make_application, person, pkce_pair
+from tests.resources import ADMIN_OBJECTS, SITE_ROUTES
 
 pytestmark = pytest.mark.django_db
 
-ROUTES = site_routes()
+ROUTES = SITE_ROUTES
 CASES = [(route, method) for route in ROUTES for method in route.methods]
 GET_PAGES = [route for route in ROUTES if "GET" in route.methods and route.family in ("page", "admin")]
 

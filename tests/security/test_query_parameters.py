@@ -6,20 +6,17 @@ import json
 
 import pytest
 
-from api.permissions import is_organization_wide
 from audit.models import AuditEvent
 from connectors.models import Connector
 from idempotency.models import IdempotencyKey
-from tests.factories import FACTORIES, make_dataset, snapshot, valid_body
-from tests.idempotency.helpers import row_counts
-from tests.routes import ROUTES
+from tests.resources import RESOURCES, ROUTES, is_organization_wide, make_object, resource_of, valid_body
+from tests.support.factories import make_dataset
+from tests.support.state import row_counts, snapshot
 
-# Routes that take query parameters of their own beyond what they declare, and why.
-OPEN = {
-    ("dataset-records", "GET"): "filters on any field name of its records (connectors.records)",
-}
+# Routes that take query parameters of their own beyond what they declare, and why (tests/resources.py).
+OPEN = {key: reason for resource in RESOURCES for key, reason in resource.open_query.items()}
 # drf-spectacular's views: ?format= and ?lang= are theirs.
-DOC_VIEWS = {"schema", "docs"}
+DOC_VIEWS = {name for name in ROUTES if resource_of(name).schema_view}
 
 CASES = sorted(
     (name, method) for name, route in ROUTES.items() if name not in DOC_VIEWS
@@ -35,7 +32,7 @@ def error_of(response, status):
 def prepare(route_name, method, tenant, query):
     """The URL (with ``query``) and body of a request that would succeed without the query."""
     route = ROUTES[route_name]
-    object_id = FACTORIES[route_name.rsplit("-", 1)[0]](tenant).pk if route.takes_id else None
+    object_id = make_object(route_name, tenant).pk if route.takes_id else None
     body = valid_body(route_name, method, tenant) if method in ("POST", "PATCH") and route_name != "me" else None
     return f"{route.url(object_id)}?{query}", body
 
@@ -43,7 +40,7 @@ def prepare(route_name, method, tenant, query):
 @pytest.mark.parametrize("route_name,method", CASES)
 def test_every_operation_refuses_a_query_parameter_it_does_not_take(tenant, route_name, method):
     # Organization-wide changes take a live-mode credential (a test-mode one is refused before this check).
-    client = tenant.client("admin", livemode=is_organization_wide(ROUTES[route_name].view_class, method))
+    client = tenant.client("admin", livemode=is_organization_wide(route_name, method))
     url, body = prepare(route_name, method, tenant, "stauts=x")
     before = row_counts()
     response = client.generic(method, url, None if body is None else json.dumps(body),
@@ -65,7 +62,7 @@ def test_a_misspelt_filter_is_refused_not_answered_with_everything(tenant):
 
 def test_declared_parameters_are_taken(tenant):
     client = tenant.client("admin")
-    FACTORIES["connector"](tenant)
+    make_object("connector-detail", tenant)
     assert client.get("/api/v1/connectors?limit=1").status_code == 200
     page = client.get("/api/v1/audit-events?limit=1&action=connector.created")
     assert page.status_code == 200
@@ -81,7 +78,7 @@ def test_a_declared_parameter_with_listed_values_refuses_others(tenant):
 
 def test_a_detail_takes_no_query_parameters_not_even_a_lists(tenant):
     """A detail answers one object: a ``limit`` there is a client's mistake worth saying."""
-    connector = FACTORIES["connector"](tenant)
+    connector = make_object("connector-detail", tenant)
     client = tenant.client("admin")
     assert client.get(f"/api/v1/connectors/{connector.pk}").status_code == 200
     error = error_of(client.get(f"/api/v1/connectors/{connector.pk}?limit=1"), 400)
@@ -90,7 +87,7 @@ def test_a_detail_takes_no_query_parameters_not_even_a_lists(tenant):
 
 def test_a_write_with_an_unknown_parameter_changes_nothing_and_claims_no_key(tenant):
     client = tenant.client("developer")
-    connector = FACTORIES["connector"](tenant)
+    connector = make_object("connector-detail", tenant)
     before = snapshot(connector)
     assert error_of(client.patch(f"/api/v1/connectors/{connector.pk}?force=1", {"name": "X"}, format="json"), 400)
     assert snapshot(connector) == before

@@ -29,7 +29,7 @@ from jwcrypto import jwk as jwcrypto_jwk
 from oauth2_provider.models import AccessToken, Grant
 from rest_framework.test import APIClient
 
-from tests.accounts.oauth_helpers import (
+from tests.support.oauth import (
     PASSWORD,
     REDIRECT_URI,
     authorization_code,

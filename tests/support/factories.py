@@ -1,9 +1,15 @@
-"""One factory per API resource (by router basename), and a valid request body per route and method,
-shared by the permission table and the isolation suite. A new resource adds a line to each."""
+"""Factories: one saved object of a tenant (tests/conftest.py's Tenant), in a mode, made as the platform
+makes it. The resource registry (tests/resources.py) names one per resource; tests of any folder use them.
+"""
 
+from datetime import timedelta
+
+from axes.models import AccessAttempt
 from django.db import transaction
+from django.utils import timezone
 
 import audit
+from accounts.actions import reviews
 from accounts.models import Member
 from core.ids import new_id
 from accounts.actions.invitations import invite
@@ -72,53 +78,14 @@ def make_audit_event(tenant, livemode=False):
                             target=Dataset(id="ds_x", organization=tenant.org, livemode=livemode))
 
 
-FACTORIES = {
-    "connector": make_connector,
-    "workflow": make_workflow,
-    "dataset": make_dataset,
-    "webhook-endpoint": make_webhook_endpoint,
-    "api-key": make_api_key,
-    "member": make_member,
-    "audit-event": make_audit_event,
-    "oauth-application": make_oauth_application,
-    "invitation": make_invitation,
-}
+def make_access_review(tenant, livemode=False):
+    return reviews.start(organization=tenant.org, started_by=tenant.member("admin"),
+                         due_date=timezone.localdate() + timedelta(days=7))
 
 
-def valid_body(route_name, method, tenant, livemode=False):
-    """A request body that succeeds for a caller who holds the route's scope (for the public sign-in
-    routes: a well-formed body, whose credentials are wrong)."""
-    basename = route_name.rsplit("-", 1)[0]
-    if method == "POST":
-        return {
-            "connector-list": lambda: {"name": "CRM", "type": "csv", "config": {"delimiter": ";"}},
-            "workflow-list": lambda: {"name": "Sync", "connector": make_connector(tenant, livemode).id,
-                                      "steps": [{"type": "mask", "fields": ["email"]}]},
-            "dataset-list": lambda: {"name": "Leads"},
-            "dataset-records": lambda: {"records": [{"id": 3}]},
-            "webhook-endpoint-list": lambda: {"url": "https://hooks.example.com/new", "events": ["*"]},
-            "api-key-list": lambda: {"name": "Deploy", "scopes": ["connectors:read"]},
-            "api-key-roll": lambda: {"expires_in": 60},
-            "invitation-resend": lambda: {},
-            "auth-token": lambda: {"email": "nobody@example.com", "password": "not the password", "organization": tenant.org.id},
-            "auth-token-refresh": lambda: {"refresh": "not.a.token"},
-            "auth-token-revoke": lambda: {"refresh": "not.a.token"},
-            "member-list": lambda: {"role": "service", "name": "Importer", "scopes": ["data:read"]},
-            "oauth-application-list": lambda: {"name": "CLI", "client_type": "public", "grant_types": ["authorization-code"],
-                                               "redirect_uris": ["https://cli.example.com/cb"], "allowed_scopes": ["data:read"]},
-        }[route_name]()
-    if method == "PATCH":
-        return {
-            "connector": {"name": "Renamed"},
-            "workflow": {"name": "Renamed"},
-            "dataset": {"name": "Renamed"},
-            "webhook-endpoint": {"description": "Renamed"},
-            "member": {"name": "Renamed"},
-            "oauth-application": {"name": "Renamed"},
-        }[basename]
-    return None
-
-
-def snapshot(instance):
-    """The stored state of an object, to show a refused request changed nothing."""
-    return type(instance)._base_manager.filter(pk=instance.pk).values().first()
+def make_access_attempt(tenant, livemode=False):
+    """Failed sign-ins of one of the tenant's members (as django-axes records them)."""
+    return AccessAttempt.objects.create(
+        username=tenant.member("viewer").user.email, ip_address="203.0.113.7", user_agent="curl/8",
+        get_data="", post_data="", http_accept="*/*", path_info="/login", failures_since_start=5,
+        attempt_time=timezone.now())

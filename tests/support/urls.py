@@ -1,14 +1,18 @@
 """Every route of the site, read from the URL conf (which holds the console's URLs for every model of the
 admin site's registry): the browser pages, the console under /admin/, the OAuth endpoints, the API. A new
-page is covered by the tables that read this the day it is added.
+page or endpoint is covered by the tables that read this the day it is added; the API's routes must also
+be described by the resource registry (tests/resources.py).
 
 Each route gets an example path that resolves to it (a placeholder in each URL parameter), checked by
 resolving it back."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+
+API_PREFIX = "api/v1/"
 
 # The value put in each URL parameter of an example path, by parameter name; anything else gets "x".
 PLACEHOLDERS = {"object_id": "x_none", "app_label": "accounts", "url": "no-such-page", "verb": "revoke"}
@@ -18,8 +22,11 @@ PLACEHOLDERS = {"object_id": "x_none", "app_label": "accounts", "url": "no-such-
 class SiteRoute:
     route: str  # the URL conf's pattern, e.g. "admin/accounts/member/<path:object_id>/change/"
     name: str  # the namespaced URL name ("admin:accounts_member_change"), or the route if it has none
-    callback: object
+    callback: object = field(repr=False)
     methods: tuple  # the HTTP methods its view answers (OPTIONS and HEAD aside)
+
+    def __str__(self):
+        return self.name
 
     @property
     def family(self):
@@ -35,10 +42,45 @@ class SiteRoute:
     def takes_parameters(self):
         return "<" in self.route or "(?P<" in self.route
 
+    @property
+    def view_class(self):
+        return getattr(self.callback, "cls", None) or getattr(self.callback, "view_class", None)
+
     def path(self, default=None, **values):
         """An example path of this route: ``values`` in its parameters, else ``default``, else placeholders."""
         values = {**({} if default is not None else PLACEHOLDERS), **values}
         return "/" + _fill(self.route, values, "x" if default is None else default)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route of the v1 API."""
+
+    name: str  # its URL name: "connector-list", "dataset-records", "me"
+    takes_id: bool
+    methods: tuple
+    model: type | None = field(repr=False)  # the tenant model a TenantViewSet serves
+    view_class: type = field(default=None, repr=False)
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def mode_scoped(self):
+        """Whether its objects belong to one mode (test or live); members belong to both."""
+        return self.model is not None and any(f.name == "livemode" for f in self.model._meta.fields)
+
+    @property
+    def is_list(self):
+        """Whether its GET answers a list (``{"object": "list", "data": [...]}``), as the OpenAPI schema
+        documents it: the router's list routes and any @action that returns a list."""
+        return "GET" in self.methods and self.name in list_shaped_routes()
+
+    def url(self, object_id=None):
+        return reverse(self.name, kwargs={"id": object_id} if self.takes_id else None)
+
+    def openapi_path(self):
+        return reverse(self.name, kwargs={"id": "ID"} if self.takes_id else None).replace("ID", "{id}")
 
 
 def _fill(route, values, default):
@@ -79,3 +121,36 @@ def site_routes():
         assert match.func is route.callback, f"{route.path()} does not resolve to {route.name}"
     return routes
 
+
+def api_routes():
+    """{name: Route} for every route of the v1 API."""
+    routes = {}
+    for site_route in _walk(get_resolver().url_patterns):
+        if not site_route.route.startswith(API_PREFIX):
+            continue
+        view_class = site_route.view_class
+        # Methods the view itself refuses (a viewset without PUT) are not served.
+        methods = tuple(m for m in site_route.methods if m.lower() in view_class.http_method_names)
+        routes[site_route.name] = Route(site_route.name, "(?P<id>" in site_route.route, methods,
+                                        getattr(view_class, "model", None), view_class)
+    return routes
+
+
+@cache
+def list_shaped_routes():
+    """The API routes whose GET the OpenAPI schema documents as a list: an array, or the list envelope
+    (an object whose ``data`` is an array)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    by_path = {route.openapi_path(): name for name, route in api_routes().items()}
+    found = set()
+    for path, operations in schema["paths"].items():
+        response = operations.get("get", {}).get("responses", {}).get("200", {})
+        body = response.get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" in body:
+            body = components[body["$ref"].rsplit("/", 1)[-1]]
+        if body.get("type") == "array" or body.get("properties", {}).get("data", {}).get("type") == "array":
+            found.add(by_path[path])
+    return frozenset(found)
