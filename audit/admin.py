@@ -5,7 +5,8 @@ from django.contrib import admin
 
 from audit.actions import ACTIONS
 from audit.models import AuditEvent
-from console.site import TenantAdmin, site
+from console.admin import TenantAdmin
+from console.site import site
 
 
 class ActionFilter(admin.SimpleListFilter):

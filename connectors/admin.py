@@ -3,7 +3,8 @@ page, not even encrypted: the page says only whether it has some."""
 
 from django.contrib import admin
 
-from console.site import APIResourceAdmin, TenantAdmin, site
+from console.admin import APIResourceAdmin, TenantAdmin
+from console.site import site
 from connectors.actions import delete_connector
 from connectors.models import Connector, Dataset, Workflow
 from connectors.serializers import ConnectorSerializer

@@ -4,7 +4,8 @@ secret rotates) is on no page."""
 from django import forms
 from django.contrib import admin
 
-from console.site import APIResourceAdmin, APIResourceForm, site
+from console.admin import APIResourceAdmin, APIResourceForm
+from console.site import site
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import WebhookEndpoint
 from webhooks.serializers import WebhookEndpointSerializer
