@@ -4,7 +4,7 @@ from rest_framework.exceptions import ValidationError
 
 from api.views import TenantViewSet
 from api.permissions import every_method
-from audit.actions import ACTIONS
+from audit.actions import ACTION_NAMES, ACTIONS
 from audit.models import AuditEvent
 from audit.serializers import AuditEventSerializer
 
@@ -16,7 +16,7 @@ class AuditEventViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveMod
     model = AuditEvent
     serializer_class = AuditEventSerializer
     scope_map = every_method("audit:read")
-    query_parameters = {"list": [OpenApiParameter("action", str, enum=sorted(ACTIONS), description="Only events of this action.")]}
+    query_parameters = {"list": [OpenApiParameter("action", str, enum=ACTION_NAMES, description="Only events of this action.")]}
 
     def scope_queryset(self, queryset):
         action = self.request.query_params.get("action")

@@ -163,7 +163,7 @@ def issue_jwts(bench_orgs):
     from accounts.auth.jwt import issue_tokens
     from accounts.models import Member
 
-    developers = Member.objects.select_related("organization", "user").in_bulk([b.developer_id for b in bench_orgs])
+    developers = Member.unscoped.select_related("organization", "user").in_bulk([b.developer_id for b in bench_orgs])
     for bench in bench_orgs:
         bench.jwt, _ = issue_tokens(developers[bench.developer_id], livemode=True, scopes=READ_WRITE)
     connections.close_all()

@@ -14,9 +14,14 @@ class UnscopedQuery(Exception):
     """A query of tenant data that names no organization: a bug, never an answer with every tenant's rows."""
 
 
+def _scoping_lookups(*fields):
+    """The filter keywords that name organizations: equality or membership, nothing that matches many
+    (``organization__isnull``, ``organization__name__contains`` and the like do not scope)."""
+    return frozenset(f"{field}{suffix}" for field in fields for suffix in ("", "__exact", "__in"))
+
+
 class TenantQuerySet(models.QuerySet):
-    # A filter on one of these scopes the query (with any lookup: organization_id__in).
-    scoping_fields = frozenset({"organization", "organization_id"})
+    scoping_lookups = _scoping_lookups("organization", "organization_id", "organization__pk", "organization__id")
     _tenant_scoped = False
 
     def for_principal(self, principal):
@@ -41,19 +46,47 @@ class TenantQuerySet(models.QuerySet):
         return clone
 
     def _filter_or_exclude_inplace(self, negate, args, kwargs):
-        if not negate and any(key.split("__", 1)[0] in self.scoping_fields for key in kwargs):
+        if not negate and any(key in self.scoping_lookups and value is not None for key, value in kwargs.items()):
             self._tenant_scoped = True
         super()._filter_or_exclude_inplace(negate, args, kwargs)
 
+    def none(self):
+        empty = super().none()
+        empty._tenant_scoped = True  # no rows: nobody's
+        return empty
+
+    # Combined querysets: a union is scoped only if every part is; an intersection if any part is.
+
+    def _is_scoped(self):
+        return self._tenant_scoped or "instance" in self._hints
+
+    def __or__(self, other):
+        combined = super().__or__(other)
+        combined._tenant_scoped = self._is_scoped() and getattr(other, "_is_scoped", lambda: False)()
+        return combined
+
+    def __xor__(self, other):
+        combined = super().__xor__(other)
+        combined._tenant_scoped = self._is_scoped() and getattr(other, "_is_scoped", lambda: False)()
+        return combined
+
+    def _combinator_query(self, combinator, *other_qs, all=False):
+        combined = super()._combinator_query(combinator, *other_qs, all=all)
+        parts = [self, *other_qs]
+        scoped = [getattr(part, "_is_scoped", lambda: False)() for part in parts]
+        combined._tenant_scoped = (any(scoped) if combinator == "intersection"
+                                   else scoped[0] if combinator == "difference" else False not in scoped)
+        return combined
+
     def _check_scoped(self):
         # A related manager's query (member.api_keys, a prefetch) carries the object it came from as a hint.
-        if not (self._tenant_scoped or "instance" in self._hints):
+        if not self._is_scoped():
             raise UnscopedQuery(
                 f"A query of {self.model._meta.label} names no organization: start from the principal "
                 f"(.for_principal / .for_organization), or use {self.model.__name__}.unscoped on purpose.")
 
     def __repr__(self):
-        if not (self._tenant_scoped or "instance" in self._hints):
+        if not self._is_scoped():
             return f"<{type(self).__name__} of {self.model._meta.label}, not scoped to an organization>"
         return super().__repr__()
 

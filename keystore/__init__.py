@@ -4,6 +4,8 @@
 Today every organization's values are sealed with the platform's master key, the organization bound in
 as associated data; the per-organization data keys of the design replace the key, not these names."""
 
+from django.db import models
+
 from keystore import crypto
 from keystore.crypto import DecryptionError
 from keystore.fields import EncryptedJSONField, EncryptedTextField
@@ -13,8 +15,15 @@ __all__ = ["DecryptionError", "EncryptedJSONField", "EncryptedTextField", "decry
 
 def _context(organization, context):
     # The organization is part of what is authenticated: a ciphertext moved to another organization's row
-    # does not open there.
-    return f"org:{getattr(organization, 'pk', organization)}:{context}"
+    # does not open there. Only an organization's id will do: None or another object's id would bind the
+    # value to nobody, or to the wrong one.
+    organization_id = organization.pk if isinstance(organization, models.Model) else organization
+    if not (isinstance(organization_id, str) and organization_id.startswith("org_")
+            and (not isinstance(organization, models.Model) or organization._meta.label == "accounts.Organization")):
+        raise ValueError("encrypt_for and decrypt_for take an Organization or its id (org_...).")
+    if not context:
+        raise ValueError("Name what the value is (context=...): it must be given again to open it.")
+    return f"org:{organization_id}:{context}"
 
 
 def encrypt_for(organization, plaintext: bytes, *, context: str) -> str:

@@ -49,3 +49,9 @@ def test_audit_record_is_the_recorder_the_framework_calls(settings):
 
     assert settings.OPENPAAS_AUDIT_RECORDER == "audit.record"
     assert events._recorder() is audit.record
+
+
+@pytest.mark.parametrize("organization", [None, "", "mem_123", 42, object()], ids=["none", "empty", "a member id", "a number", "an object"])
+def test_keystore_refuses_to_seal_for_anything_but_an_organization(organization):
+    with pytest.raises(ValueError):
+        keystore.encrypt_for(organization, b"s3cret", context="tests.value")

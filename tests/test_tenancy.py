@@ -78,3 +78,35 @@ def test_scope_holds_through_chaining_and_related_managers(tenant):
     with pytest.raises(UnscopedQuery):
         Member.objects.filter(user=member.user).exists()  # a person's memberships in every organization
     assert Member.unscoped.filter(user=member.user).exists()  # ... asked for on purpose
+
+
+@pytest.mark.django_db
+def test_lookups_that_match_many_organizations_do_not_scope(tenant, other_tenant):
+    from accounts.models import Member, OAuthApplication
+
+    tenant.member("admin"), other_tenant.member("admin")
+    for loose in ({"organization__isnull": False}, {"organization__name__contains": ""},
+                  {"organization_id__gt": ""}, {"organization": None}):
+        with pytest.raises(UnscopedQuery):
+            Member.objects.filter(**loose).count()
+    with pytest.raises(UnscopedQuery):
+        OAuthApplication.objects.filter(client_id__startswith="").count()
+    assert OAuthApplication.objects.filter(client_id="no-such-client").count() == 0  # the OAuth door's lookup
+
+
+@pytest.mark.django_db
+def test_combining_querysets_keeps_the_scope_only_when_every_part_has_it(tenant, other_tenant):
+    from accounts.models import Member
+
+    tenant.member("admin"), other_tenant.member("admin")
+    mine = Member.objects.filter(organization=tenant.org)
+    with pytest.raises(UnscopedQuery):
+        list(mine | Member.objects.filter(role="admin"))
+    with pytest.raises(UnscopedQuery):
+        list(mine.union(Member.objects.all()))
+    with pytest.raises(UnscopedQuery):
+        list(mine ^ Member.objects.filter(role="admin"))
+    assert len(mine | Member.objects.filter(organization=other_tenant.org)) == 2
+    assert len(mine.intersection(Member.objects.filter(organization=other_tenant.org))) == 0
+    assert list(mine.difference(Member.objects.filter(organization=other_tenant.org))) == list(mine)
+    assert list(Member.objects.none()) == []
