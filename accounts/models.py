@@ -159,7 +159,7 @@ class APIKey(TenantModel):
 class OAuthApplicationQuerySet(TenantQuerySet):
     # django-oauth-toolkit finds an application by its client_id, unique across tenants, as the credential
     # door finds a key by its prefix: the organization follows from it.
-    scoping_lookups = TenantQuerySet.scoping_lookups | {"client_id", "client_id__exact"}
+    scoping_lookups = TenantQuerySet.scoping_lookups | {"client_id", "client_id__exact", "client_id__in"}
 
 
 class OAuthApplication(AbstractApplication):

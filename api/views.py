@@ -5,7 +5,7 @@ import re
 
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 
 from api.pagination import KeysetPagination

@@ -377,15 +377,15 @@ SIMPLE_JWT = {
 OTP_TOTP_THROTTLE_FACTOR = 1
 
 # Brute force (django-axes): an account is locked after AXES_FAILURE_LIMIT failures from one address, and
-# after AXES_ACCOUNT_FAILURE_LIMIT from all addresses together (accounts.web.signin.LockoutHandler), until the
+# after AXES_ACCOUNT_FAILURE_LIMIT from all addresses together (accounts.auth.attempts.LockoutHandler), until the
 # cool-off has passed; the client address only from a trusted proxy.
-AXES_HANDLER = "accounts.web.signin.LockoutHandler"
+AXES_HANDLER = "accounts.auth.attempts.LockoutHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_FAILURES", "5"))
 AXES_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("OPENPAAS_LOCKOUT_ACCOUNT_FAILURES", "20"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OPENPAAS_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "email"
-AXES_USERNAME_CALLABLE = "accounts.web.signin.axes_username"  # lower-cased, as sign-in looks people up
+AXES_USERNAME_CALLABLE = "accounts.auth.attempts.axes_username"  # lower-cased, as sign-in looks people up
 AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip_of_request"
 AXES_RESET_ON_SUCCESS = True
 # A lockout answers like the rest: the API's JSON error (429, Retry-After), the sign-in page for browsers.

@@ -46,7 +46,7 @@ class TenantQuerySet(models.QuerySet):
         return clone
 
     def _filter_or_exclude_inplace(self, negate, args, kwargs):
-        if not negate and any(key in self.scoping_lookups and value is not None for key, value in kwargs.items()):
+        if not negate and any(key in self.scoping_lookups for key in kwargs):
             self._tenant_scoped = True
         super()._filter_or_exclude_inplace(negate, args, kwargs)
 

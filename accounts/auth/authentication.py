@@ -15,7 +15,7 @@ import audit
 from accounts.auth import credential_cache, keys
 from core import gate
 from accounts.models import APIKey
-from api.exceptions import REFUSAL_AUDIT_SECONDS, MissingCredentials, TooManyRefusals
+from api.exceptions import REFUSAL_AUDIT_SECONDS, TooManyRefusals
 from core.principal import Principal
 from core.scopes import effective_scopes
 

@@ -14,7 +14,6 @@ from datetime import datetime, timezone as dt_timezone
 import jwt as pyjwt
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import exceptions, serializers
@@ -32,7 +31,7 @@ from api.views import StrictSerializer
 from accounts.auth.authentication import CredentialLoader, InvalidToken
 from accounts.models import Member, TokenSession
 from core.principal import session_principal
-from accounts.web.signin import count_failure, lockout_seconds, record_failure
+from accounts.auth.attempts import code_attempt, password_attempt, record_failure
 from accounts.api.serializers import check_known_scopes, scope_list_field
 from api.parsers import storable_text
 
@@ -100,15 +99,12 @@ def sign_in(request, data):
     HttpRequest. Wrong passwords and wrong codes count toward the django-axes lockout of this email
     from this address; while it holds, even the right password is refused (429 with Retry-After)."""
     email = data["email"].lower()
-    wait = lockout_seconds(request, email)
-    if wait is not None:
-        raise Locked(wait=wait)
-    user = authenticate(request, email=email, password=data["password"])
-    if user is None:
-        record_failure(email, "password")
-        if getattr(request, "axes_locked_out", False):  # this failure reached the limit
-            raise Locked(wait=lockout_seconds(request, email) or 1)
+    attempt = password_attempt(request, email, data["password"])
+    if attempt.locked_for is not None:  # locked out, or this failure reached the limit
+        raise Locked(wait=attempt.locked_for)
+    if attempt.failed:
         raise InvalidCredentials()
+    user = attempt.passed
     member = (Member.objects.select_related("organization", "user")
               .filter(organization_id=data["organization"], user=user).first())
     if member is None:
@@ -117,14 +113,12 @@ def sign_in(request, data):
     if mfa.has_second_factor(user):
         if not data.get("otp"):
             raise MFARequired()
-        device, backing_off = mfa.verify_code(user, data["otp"])  # a used code no longer matches
-        if device is None:
-            if backing_off is not None:  # held back after wrong codes, so not checked: no failure, say so
-                raise mfa.CodesBackingOff(wait=backing_off)
-            count_failure(request, email)
-            record_failure(email, "second_factor")
-            if getattr(request, "axes_locked_out", False):
-                raise Locked(wait=lockout_seconds(request, email) or 1)
+        attempt = code_attempt(request, user, data["otp"], email=email, lockout_checked=True)
+        if attempt.backing_off is not None:  # held back after wrong codes, so not checked: no failure, say so
+            raise mfa.CodesBackingOff(wait=attempt.backing_off)
+        if attempt.locked_for is not None:
+            raise Locked(wait=attempt.locked_for)
+        if attempt.failed:
             raise MFAInvalid()
     elif mfa.must_have_second_factor(user):
         # Nothing but enrolment (in the browser) until a person who must have a second factor has one.

@@ -10,7 +10,7 @@ from importlib import import_module
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import authenticate, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
@@ -26,9 +26,10 @@ from accounts.actions import mfa, services
 from accounts.web.sessions import live_sessions, rekey_session
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Member, UserSession
 from core.principal import session_principal
-from accounts.web.signin import count_failure, locked_message, lockout_seconds, record_failure
+from accounts.auth.attempts import Attempt, code_attempt, lockout_seconds, password_attempt
+from accounts.web.signin import locked_message
 from core.errors import Conflict
-from core.sudo import SUDO_AT, confirm_sudo, sudo_is_fresh  # noqa: F401 (SUDO_AT: the session key, for tests)
+from core.sudo import confirm_sudo, sudo_is_fresh
 
 ORGANIZATION = "openpaas_organization"
 
@@ -88,57 +89,48 @@ class SudoView(LoginRequiredMixin, View):
         form = SudoForm(request.POST)
         status, wait = 400, None
         if form.is_valid():
-            wait = lockout_seconds(request, request.user.email)
-            if wait is not None:
-                form.add_error("secret", locked_message(wait))
-                status = 429
+            attempt, backup_codes_held_back = self._attempt(request, form.cleaned_data["secret"])
+            if attempt.passed is not None:
+                confirm_sudo(request)
+                with transaction.atomic():
+                    mfa.record_for_user("auth.sudo", request.user)
+                return redirect(self._next(request))
+            if attempt.locked_for is not None:  # locked out, or this failure reached the limit
+                form.add_error("secret", locked_message(attempt.locked_for))
+                status, wait = 429, attempt.locked_for
+            elif attempt.backing_off is not None:
+                # A code held back after wrong ones was not checked: not a failure, and not "wrong".
+                form.add_error("secret", mfa.backing_off_message(attempt.backing_off))
+                status, wait = 429, attempt.backing_off
+            elif backup_codes_held_back is not None:  # not the password, and the backup codes were held back
+                form.add_error("secret", "That is not your password. " + mfa.backing_off_message(backup_codes_held_back))
             else:
-                confirmed, checked, backing_off = self._confirmed(request, form.cleaned_data["secret"])
-                if confirmed:
-                    confirm_sudo(request)
-                    with transaction.atomic():
-                        mfa.record_for_user("auth.sudo", request.user)
-                    return redirect(self._next(request))
-                if not checked:
-                    # A code held back after wrong ones was not checked: not a failure, and not "wrong".
-                    form.add_error("secret", mfa.backing_off_message(backing_off))
-                    status, wait = 429, backing_off
-                else:
-                    record_failure(request.user.email, "sudo")
-                    wait = lockout_seconds(request, request.user.email)  # this failure may have reached the limit
-                    if wait is not None:
-                        form.add_error("secret", locked_message(wait))
-                        status = 429
-                    elif backing_off is not None:  # not the password, and the backup codes were held back
-                        form.add_error("secret", "That is not your password. " + mfa.backing_off_message(backing_off))
-                    else:
-                        form.add_error("secret", "That is neither your password nor a current code.")
+                form.add_error("secret", "That is neither your password nor a current code.")
         response = render(request, "accounts/sudo.html", {"form": form, "next": self._next(request)}, status=status)
         if status == 429:
             response["Retry-After"] = str(wait)
         return response
 
     @staticmethod
-    def _confirmed(request, secret):
-        """(confirmed, checked, seconds the codes are held back or None), for the password or a code.
-        An authenticator code is checked only as a code (no password is six digits), so that confirming
+    def _attempt(request, secret):
+        """(the sign-in attempt, seconds the backup codes are held back or None), for the password or a
+        code. An authenticator code is checked only as a code (no password is six digits), so confirming
         with codes never counts as wrong passwords toward the lockout; a wrong code counts as one
-        failure, as on the sign-in page; a code held back by the back-off is not checked at all
-        (checked False). A backup code's shape may also be a password's: it is tried as both."""
+        failure, as on the sign-in page. A backup code's shape may also be a password's: it is tried as
+        both, and counts once, as a password."""
         user = request.user
+        wait = lockout_seconds(request, user.email)
+        if wait is not None:
+            return Attempt(checked=False, locked_for=wait), None
         has_second_factor = mfa.has_second_factor(user)
         if has_second_factor and mfa.is_authenticator_code(secret):
-            device, backing_off = mfa.verify_code(user, secret)
-            if device is None and backing_off is None:
-                count_failure(request, user.email)
-            return device is not None, backing_off is None, backing_off
+            return code_attempt(request, user, secret, email=user.email, step="sudo", lockout_checked=True), None
         backing_off = None
         if has_second_factor and mfa.is_backup_code(secret):
             device, backing_off = mfa.verify_code(user, secret)
             if device is not None:
-                return True, True, None
-        # authenticate() counts a wrong password toward the lockout itself
-        return authenticate(request, email=user.email, password=secret) is not None, True, backing_off
+                return Attempt(passed=device), None
+        return password_attempt(request, user.email, secret, step="sudo"), backing_off
 
 
 class SecurityView(LoginRequiredMixin, TemplateView):

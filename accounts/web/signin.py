@@ -10,24 +10,17 @@ with the token endpoints (accounts.auth.throttling): 429 once spent, 503 while t
 import math
 import time
 
-from axes.attempts import get_cool_off_threshold
-from axes.handlers.database import AxesDatabaseHandler
-from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_client_username, get_cool_off, get_failure_limit
-from axes.models import AccessAttempt
-from axes.signals import user_locked_out
 from django import forms
-from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model, login as auth_login, user_login_failed
+from django.contrib.auth import get_user_model, login as auth_login
 from django.contrib.auth.views import LoginView, LogoutView, RedirectURLMixin
 from django.db import transaction
-from django.db.models import Sum
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.generic import FormView
 from django_otp import login as otp_login
 
 from accounts.actions import mfa
+from accounts.auth.attempts import axes_username, code_attempt, lockout_retry_after, password_attempt
 from accounts.auth.throttling import (UNAVAILABLE_RETRY_AFTER, SignInUnavailable, give_back_sign_in_attempt,
                                  take_sign_in_attempt)
 from core.errors import RATE_LIMIT, error_response
@@ -70,114 +63,13 @@ def _with_retry_after(response, status, retry_after):
     return response
 
 
-# Brute force (django-axes). Two rules, both configurable: AXES_FAILURE_LIMIT failures for one account
-# from one address, and AXES_ACCOUNT_FAILURE_LIMIT failures for one account from all addresses together
-# (django-axes has one limit for all its parameter sets, so the second rule is LockoutHandler's).
-# Django's authenticate() turns a lockout into a plain failure, so callers ask first, and an attempt
-# refused for a lockout is not counted again (the cool-off is not pushed back by the attacker it holds off).
-
-
-def axes_username(request, credentials=None):
-    """AXES_USERNAME_CALLABLE: the email, lower-cased, so that 'Alice@X' and 'alice@x' are one account.
-    Our forms send ``email``; Django's own login forms (the admin's) send ``username``."""
-    if credentials:
-        value = credentials.get("email") or credentials.get("username")
-    else:
-        data = getattr(request, "POST", None) or {}
-        value = data.get("email") or data.get("username")
-    return value.strip().lower() if isinstance(value, str) and value.strip() else None
-
-
-def account_failure_limit():
-    return settings.AXES_ACCOUNT_FAILURE_LIMIT
-
-
-class LockoutHandler(AxesDatabaseHandler):
-    """django-axes' database handler (AXES_HANDLER) with the account-wide rule added: an account is also
-    locked once its failures from every address together reach AXES_ACCOUNT_FAILURE_LIMIT within the
-    cool-off. Every entry point that asks django-axes (our sign-in steps, the JWT endpoint, the admin
-    login through AxesStandaloneBackend) gets both rules."""
-
-    def account_attempts(self, request, credentials=None):
-        username = get_client_username(request, credentials)
-        if not username:
-            return AccessAttempt.objects.none()
-        attempts = AccessAttempt.objects.filter(username=username)
-        if settings.AXES_COOLOFF_TIME is not None:
-            attempts = attempts.filter(attempt_time__gte=get_cool_off_threshold(request))
-        return attempts
-
-    def account_locked(self, request, credentials=None):
-        if not settings.AXES_LOCK_OUT_AT_FAILURE:
-            return False
-        failures = self.account_attempts(request, credentials).aggregate(n=Sum("failures_since_start"))["n"] or 0
-        return failures >= account_failure_limit()
-
-    def is_locked(self, request, credentials=None):
-        return super().is_locked(request, credentials) or self.account_locked(request, credentials)
-
-    def user_login_failed(self, sender, credentials, request=None, **kwargs):
-        was_locked = getattr(request, "axes_locked_out", False)
-        super().user_login_failed(sender, credentials, request, **kwargs)
-        if request is None:
-            return
-        if not request.axes_locked_out and self.account_locked(request, credentials):
-            request.axes_locked_out = True
-            request.axes_credentials = credentials
-            user_locked_out.send("axes", request=request, username=get_client_username(request, credentials),
-                                 ip_address=request.axes_ip_address)
-        if request.axes_locked_out and not was_locked:  # this failure reached a limit
-            record_for_email(get_client_username(request, credentials), "auth.locked_out")
-
-    def lock_rules(self, request, credentials=None):
-        """(attempts, limit) of each rule: the per-address ones of AXES_LOCKOUT_PARAMETERS, then the account's."""
-        limit = get_failure_limit(request, credentials)
-        return [(attempts, limit) for attempts in self.get_user_attempts(request, credentials)] + [
-            (self.account_attempts(request, credentials), account_failure_limit())]
-
-
-def lockout_seconds(request, email):
-    """Seconds until this address may try this email again, or None when it may now."""
-    credentials = {"email": email}
-    if AxesProxyHandler.is_allowed(request, credentials):
-        return None
-    return _retry_after(request, credentials)
-
-
-def _retry_after(request, credentials):
-    """When every rule that holds has let go: each holds while the failures of its attempts still in the
-    cool-off reach its limit, so until enough of the oldest attempts have aged out."""
-    AxesProxyHandler.update_request(request)
-    cool_off = get_cool_off(request)
-    if cool_off is None:
-        return 3600
-    now = request.axes_attempt_time
-    handler = AxesProxyHandler.get_implementation()
-    rules = handler.lock_rules(request, credentials) if hasattr(handler, "lock_rules") else []
-    wait = 0.0
-    for attempts, limit in rules:
-        rows = list(attempts.order_by("attempt_time").values_list("attempt_time", "failures_since_start"))
-        total = sum(failures for _, failures in rows)
-        for when, failures in rows:
-            if total < limit:
-                break
-            wait = max(wait, (when + cool_off - now).total_seconds())
-            total -= failures
-    return max(1, math.ceil(wait)) if rules else math.ceil(cool_off.total_seconds())
-
-
-def count_failure(request, email):
-    """A failure that authenticate() did not see (a wrong second factor) counts like a wrong password."""
-    user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
-
-
 def lockout_response(request, original_response=None, credentials=None):
     """AXES_LOCKOUT_CALLABLE: the answer to a request django-axes has just locked out. Our own views
     already answer a lockout (429 with Retry-After) and keep their answer; otherwise the API gets its
     JSON error and the browser gets the sign-in page saying when to try again."""
     if original_response is not None and original_response.status_code == 429:
         return original_response
-    wait = _retry_after(request, credentials or {"email": axes_username(request, credentials)})
+    wait = lockout_retry_after(request, credentials or {"email": axes_username(request, credentials)})
     if request.path.startswith("/api/"):
         message = f"Too many requests. Retry after {wait} second{'s' if wait != 1 else ''}."
         return error_response(429, RATE_LIMIT, "rate_limited", message, request=request, headers={"Retry-After": str(wait)})
@@ -207,32 +99,17 @@ class SignInForm(forms.Form):
         email, password = self.cleaned_data.get("email"), self.cleaned_data.get("password")
         if not email or not password:
             return self.cleaned_data
-        email = email.lower()
-        self.retry_after = lockout_seconds(self.request, email)
-        if self.retry_after is not None:
+        attempt = password_attempt(self.request, email.lower(), password)
+        if not attempt.checked:  # locked out: not even tried
+            self.retry_after = attempt.locked_for
             raise forms.ValidationError(locked_message(self.retry_after), code="locked")
-        user = authenticate(self.request, email=email, password=password)
-        if user is None:
-            record_failure(email, "password")
+        if attempt.failed:  # a failure that locks the account is answered by django-axes' lockout response
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
-        self.user_cache = user
+        self.user_cache = attempt.passed
         return self.cleaned_data
 
     def get_user(self):
         return self.user_cache
-
-
-def record_for_email(email, action, metadata=None):
-    """An account event for whoever has this email; an unknown email belongs to no organization's log."""
-    user = get_user_model().objects.filter(email=email).first() if email else None
-    if user is not None:
-        with transaction.atomic():
-            mfa.record_for_user(action, user, metadata)
-
-
-def record_failure(email, step):
-    """A failed sign-in step ("password", "second_factor", "sudo"), in the person's organizations' logs."""
-    record_for_email(email, "auth.login_failed", {"step": step})
 
 
 def _locked(response, retry_after):
@@ -315,25 +192,17 @@ class SecondFactorView(RedirectURLMixin, FormView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        email = self.pending["email"]
-        retry_after = lockout_seconds(self.request, email)
-        if retry_after is not None:
-            form.add_error(None, locked_message(retry_after))
-            return _locked(self.form_invalid(form), retry_after)
-        device, wait = mfa.verify_code(self.user, form.cleaned_data["code"])
-        if device is None and wait is not None:
-            # Backing off after wrong codes: this one was not even checked, so it is not a failure.
-            form.add_error("code", mfa.backing_off_message(wait))
-            return _with_retry_after(self.form_invalid(form), 429, wait)
-        if device is None:
-            count_failure(self.request, email)
-            record_failure(email, "second_factor")
-            retry_after = lockout_seconds(self.request, email)
-            if retry_after is not None:
-                form.add_error(None, locked_message(retry_after))
-                return _locked(self.form_invalid(form), retry_after)
+        attempt = code_attempt(self.request, self.user, form.cleaned_data["code"], email=self.pending["email"])
+        if attempt.locked_for is not None:
+            form.add_error(None, locked_message(attempt.locked_for))
+            return _locked(self.form_invalid(form), attempt.locked_for)
+        if attempt.backing_off is not None:  # held back after wrong codes: not checked, so not a failure
+            form.add_error("code", mfa.backing_off_message(attempt.backing_off))
+            return _with_retry_after(self.form_invalid(form), 429, attempt.backing_off)
+        if attempt.failed:
             form.add_error("code", "That code is wrong or was already used.")
             return self.form_invalid(form)
+        device = attempt.passed
         give_back_sign_in_attempt(self.request)
         next_url = self.pending.get("next") or ""
         del self.request.session[PENDING]

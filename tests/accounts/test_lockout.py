@@ -28,7 +28,7 @@ def _defaults(settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0  # the back-off is tested in test_mfa.py; here every code is checked
     assert settings.AXES_FAILURE_LIMIT == 5 and settings.AXES_ACCOUNT_FAILURE_LIMIT == 20
     assert settings.AXES_COOLOFF_TIME == timedelta(seconds=COOL_OFF)
-    assert settings.AXES_HANDLER == "accounts.web.signin.LockoutHandler"
+    assert settings.AXES_HANDLER == "accounts.auth.attempts.LockoutHandler"
 
 
 def address(n):

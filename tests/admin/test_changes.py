@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.actions import services
-from accounts.web.account import SUDO_AT
+from core.sudo import SUDO_AT
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from audit.models import AuditEvent
 from console.site import site
