@@ -103,7 +103,8 @@ def load_data():
 
     from core import scopes
     from accounts.models import Member, Organization, User
-    from accounts.actions.services import create_api_key, create_oauth_application
+    from accounts.actions.api_keys import create_api_key
+    from accounts.actions.oauth_applications import create_oauth_application
     from connectors.models import Connector
 
     orgs = Organization.objects.bulk_create(Organization(name=f"Bench org {i}") for i in range(ORGANIZATIONS))

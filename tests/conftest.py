@@ -19,7 +19,7 @@ from core import scopes as scope_registry
 from accounts.auth.jwt import issue_tokens
 from accounts.models import Member, OAuthApplication, Organization, User
 from accounts.auth.oauth import new_access_token
-from accounts.actions.services import create_api_key
+from accounts.actions.api_keys import create_api_key
 
 # Every way in: the tables of permissions and isolation run with each.
 CREDENTIAL_KINDS = ("api_key", "oauth", "jwt")

@@ -11,7 +11,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 import audit
-from accounts.actions import mfa, services
+from accounts.actions import mfa
+from accounts.actions.api_keys import revoke_api_key
+from accounts.actions.members import remove_member, update_member
 from core import scopes as scope_registry
 from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
 from core.principal import session_principal
@@ -172,9 +174,9 @@ def _apply(plan, items, principal):
     for decision in plan.revoked_keys:
         _revoke_with_successors(principal, items[decision.item_id].api_key, plan.reviewed_key_ids)
     for decision in plan.role_changes:
-        services.update_member(principal=principal, member=items[decision.item_id].member, role=decision.new_role)
+        update_member(principal=principal, member=items[decision.item_id].member, role=decision.new_role)
     for decision in plan.removals:
-        services.remove_member(principal=principal, member=items[decision.item_id].member)
+        remove_member(principal=principal, member=items[decision.item_id].member)
 
 
 def _revoke_with_successors(principal, api_key, reviewed_keys):
@@ -185,7 +187,7 @@ def _revoke_with_successors(principal, api_key, reviewed_keys):
     stop = set(reviewed_keys) - {api_key.pk}
     while api_key is not None and api_key.pk not in stop:
         stop.add(api_key.pk)
-        api_key = services.revoke_api_key(principal=principal, api_key=api_key).rolled_to
+        api_key = revoke_api_key(principal=principal, api_key=api_key).rolled_to
 
 
 CSV_COLUMNS = ["subject", "kind", "role", "scopes", "last_login", "last_key_use", "mfa_enabled", "key_age_days",

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from accounts.actions import services
+from accounts.actions.api_keys import create_api_key, revoke_api_key, roll_api_key
 from accounts.models import APIKey
 from accounts.api.serializers import APIKeySerializer
 from console.admin import ObjectAction, TenantAdmin, adopt, apply_serializer_errors
@@ -112,7 +112,7 @@ class APIKeyAdmin(TenantAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        api_key, secret = services.create_api_key(
+        api_key, secret = create_api_key(
             member=data["member"], livemode=data.get("livemode", False), name=data["name"], scopes=data["scopes"],
             expires_at=data.get("expires_at"), principal=form.principal)
         adopt(obj, api_key)
@@ -123,11 +123,11 @@ class APIKeyAdmin(TenantAdmin):
                                     secret=request._openpaas_new_secret)
 
     def revoke_action(self, request, api_key, data):
-        services.revoke_api_key(principal=self.principal_for(request, api_key, api_key.livemode), api_key=api_key)
+        revoke_api_key(principal=self.principal_for(request, api_key, api_key.livemode), api_key=api_key)
         messages.success(request, f"{api_key.masked} is revoked.")
 
     def roll_action(self, request, api_key, data):
-        new_key, secret = services.roll_api_key(principal=self.principal_for(request, api_key, api_key.livemode),
+        new_key, secret = roll_api_key(principal=self.principal_for(request, api_key, api_key.livemode),
                                                 api_key=api_key, expires_in=data["expires_in"])
         api_key.refresh_from_db()
         return self.secret_response(request, new_key, title=f"{api_key.masked} rolled", secret=secret,
@@ -141,7 +141,7 @@ class APIKeyAdmin(TenantAdmin):
     def revoke_selected(self, request, queryset):
         count = 0
         for api_key in queryset.filter(revoked_at__isnull=True):
-            services.revoke_api_key(principal=self.principal_for(request, api_key, api_key.livemode), api_key=api_key)
+            revoke_api_key(principal=self.principal_for(request, api_key, api_key.livemode), api_key=api_key)
             count += 1
         messages.success(request, f"{count} key{'s' if count != 1 else ''} revoked.")
 

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q
 
-from accounts.actions import services
+from accounts.actions.members import create_service_member, remove_member, update_member
 from core import scopes as scope_registry
 from accounts.models import AuthenticatorDevice, BackupCodeDevice, Member
 from accounts.api.serializers import MemberSerializer
@@ -145,17 +145,17 @@ class MemberAdmin(TenantAdmin):
         data = form.cleaned_data
         if not change:
             organization = data["organization"]
-            member = services.create_service_member(principal=acting_principal(request, organization),
+            member = create_service_member(principal=acting_principal(request, organization),
                                                     name=data["name"], granted_scopes=data["granted_scopes"])
             adopt(obj, member)
             return
         changes = {name: data[name] for name in form.changed_data if name in ("role", "name", "granted_scopes")}
         if changes:
-            updated = services.update_member(principal=self.principal_for(request, obj), member=obj, **changes)
+            updated = update_member(principal=self.principal_for(request, obj), member=obj, **changes)
             adopt(obj, updated)
 
     def delete_model(self, request, obj):
-        services.remove_member(principal=self.principal_for(request, obj), member=obj)
+        remove_member(principal=self.principal_for(request, obj), member=obj)
 
     def get_deleted_objects(self, objs, request):
         # A member's keys, sessions and review entries go with them (that is what removal means, and the

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from accounts.actions import services
+from accounts.actions.oauth_applications import create_oauth_application, delete_oauth_application, update_oauth_application
 from accounts.models import OAuthApplication
 from accounts.api.serializers import OAuthApplicationSerializer
 from console.admin import TenantAdmin, adopt, apply_serializer_errors
@@ -109,13 +109,13 @@ class OAuthApplicationAdmin(TenantAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            application, secret = services.create_oauth_application(
+            application, secret = create_oauth_application(
                 organization=form.cleaned_data["organization"], livemode=form.cleaned_data.get("livemode", False),
                 principal=form.principal, **form.validated)
             adopt(obj, application)
             request._openpaas_new_secret = secret
         elif form.validated:
-            adopt(obj, services.update_oauth_application(principal=form.principal, application=obj, **form.validated))
+            adopt(obj, update_oauth_application(principal=form.principal, application=obj, **form.validated))
 
     def response_add(self, request, obj, post_url_continue=None):
         secret = getattr(request, "_openpaas_new_secret", None)
@@ -125,7 +125,7 @@ class OAuthApplicationAdmin(TenantAdmin):
                                     note=f"Client id: {obj.client_id}. This is its client secret.")
 
     def delete_model(self, request, obj):
-        services.delete_oauth_application(principal=self.principal_for(request, obj, obj.livemode), application=obj)
+        delete_oauth_application(principal=self.principal_for(request, obj, obj.livemode), application=obj)
 
 
 # Invitations

@@ -6,7 +6,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.actions import invitations, services
+from accounts.actions import invitations
+
+from accounts.actions.api_keys import create_api_key, revoke_api_key, roll_api_key
+
+from accounts.actions.members import create_service_member, remove_member, update_member
+
+from accounts.actions.oauth_applications import create_oauth_application, delete_oauth_application, update_oauth_application
 from accounts.auth import jwt
 from api.views import QueryParametersMixin, StrictSerializer, TenantCRUDViewSet, TenantViewSet
 from accounts.auth.jwt import RefreshSerializer, TokenPairSerializer, TokenRequestSerializer
@@ -61,17 +67,17 @@ class MemberViewSet(TenantCRUDViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.create_service_member(
+        serializer.instance = create_service_member(
             principal=self.principal, name=data["name"], granted_scopes=data["granted_scopes"])
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.update_member(
+        serializer.instance = update_member(
             principal=self.principal, member=serializer.instance, role=data.get("role"),
             name=data.get("name"), granted_scopes=data.get("granted_scopes"))
 
     def perform_destroy(self, instance):
-        services.remove_member(principal=self.principal, member=instance)
+        remove_member(principal=self.principal, member=instance)
 
 
 class InvitationViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin):
@@ -120,14 +126,14 @@ class APIKeyViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        api_key, secret = services.create_api_key(
+        api_key, secret = create_api_key(
             member=data["member"], livemode=self.principal.livemode, name=data["name"], scopes=data["scopes"],
             expires_at=data.get("expires_at"), principal=self.principal)
         return self._with_secret(api_key, secret)
 
     @extend_schema(summary="Revoke an API key", responses={204: None})
     def destroy(self, request, *args, **kwargs):
-        services.revoke_api_key(principal=self.principal, api_key=self.get_object())
+        revoke_api_key(principal=self.principal, api_key=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=RollSerializer, responses={201: APIKeyWithSecretSerializer})
@@ -137,7 +143,7 @@ class APIKeyViewSet(TenantViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
         api_key = self.get_object()
         body = RollSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        new_key, secret = services.roll_api_key(
+        new_key, secret = roll_api_key(
             principal=self.principal, api_key=api_key, expires_in=body.validated_data["expires_in"])
         return self._with_secret(new_key, secret)
 
@@ -166,7 +172,7 @@ class OAuthApplicationViewSet(TenantCRUDViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self._refuse_test_mode_for_service_member(serializer.validated_data["grant_types"])
-        application, secret = services.create_oauth_application(
+        application, secret = create_oauth_application(
             organization=self.principal.organization, livemode=self.principal.livemode, principal=self.principal,
             **serializer.validated_data)
         context = {**self.get_serializer_context(), "client_secret": secret}
@@ -174,12 +180,12 @@ class OAuthApplicationViewSet(TenantCRUDViewSet):
 
     def perform_update(self, serializer):
         self._refuse_test_mode_for_service_member(serializer.validated_data.get("grant_types", ()), serializer.instance)
-        serializer.instance = services.update_oauth_application(
+        serializer.instance = update_oauth_application(
             principal=self.principal, application=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
         self._refuse_test_mode_for_service_member(application=instance)
-        services.delete_oauth_application(principal=self.principal, application=instance)
+        delete_oauth_application(principal=self.principal, application=instance)
 
 
 class _PublicAuthView(QueryParametersMixin, SignInDoor, APIView):

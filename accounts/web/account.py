@@ -22,7 +22,9 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_otp import login as otp_login
 
-from accounts.actions import mfa, services
+from accounts.actions import mfa
+
+from accounts.actions.api_keys import create_api_key, revoke_api_key, roll_api_key
 from accounts.web.sessions import live_sessions, rekey_session
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Member, UserSession
 from core.principal import session_principal
@@ -283,7 +285,7 @@ def _create_own_key(request, membership, key_id=None):
     if not form.is_valid():
         return render(request, "accounts/refused.html", {"reason": "Give the key a name and at least one scope."}, status=400)
     livemode = form.cleaned_data["livemode"]
-    api_key, secret = services.create_api_key(
+    api_key, secret = create_api_key(
         member=membership, livemode=livemode, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
         principal=session_principal(membership, livemode))
     return render(request, "accounts/key_created.html", {"api_key": api_key, "secret": secret})
@@ -292,7 +294,7 @@ def _create_own_key(request, membership, key_id=None):
 def _revoke_own_key(request, membership, key_id):
     # No sudo: revoking only takes access away.
     api_key = _own_key(membership, key_id)
-    services.revoke_api_key(principal=session_principal(membership, api_key.livemode), api_key=api_key)
+    revoke_api_key(principal=session_principal(membership, api_key.livemode), api_key=api_key)
     return redirect("account-security")
 
 
@@ -301,7 +303,7 @@ def _roll_own_key(request, membership, key_id):
         return needed
     api_key = _own_key(membership, key_id)
     try:
-        new_key, secret = services.roll_api_key(principal=session_principal(membership, api_key.livemode),
+        new_key, secret = roll_api_key(principal=session_principal(membership, api_key.livemode),
                                                 api_key=api_key, expires_in=24 * 3600)
     except Conflict as conflict:
         return render(request, "accounts/refused.html", {"reason": str(conflict.detail)}, status=409)

@@ -20,7 +20,7 @@ from oauth2_provider.views import ConnectDiscoveryInfoView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
 
 # ID tokens are signed with the server's RSA key only: applications are created with RS256
-# (accounts.actions.services.create_oauth_application), never HS256 under a client secret (which is stored hashed).
+# (accounts.actions.oauth_applications.create_oauth_application), never HS256 under a client secret (which is stored hashed).
 ID_TOKEN_SIGNING_ALGORITHMS = ["RS256"]
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import APIKey, Member, User
-from accounts.actions.services import create_api_key
+from accounts.actions.api_keys import create_api_key
 from audit.models import AuditEvent
 from tests.conftest import api_client
 

@@ -4,7 +4,7 @@ platform staff or an Admin of an organization. Its login page is the two-step si
 import pytest
 from django.test import Client
 
-from accounts.actions import services
+from accounts.actions.members import update_member
 from accounts.models import Member, User
 from core.principal import session_principal
 from audit.models import AuditEvent
@@ -82,9 +82,9 @@ def test_a_person_of_no_organization_is_refused(db):
 
 def test_an_admin_who_is_demoted_loses_the_console_on_the_next_request(org_admin, tenant):
     second = person(tenant, "developer")
-    services.update_member(principal=session_principal(org_admin.member), member=second, role="admin")
+    update_member(principal=session_principal(org_admin.member), member=second, role="admin")
     assert org_admin.get("/admin/").status_code == 200
-    services.update_member(principal=session_principal(second), member=org_admin.member, role="developer")
+    update_member(principal=session_principal(second), member=org_admin.member, role="developer")
     assert org_admin.get("/admin/").status_code == 403
 
 

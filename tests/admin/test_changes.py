@@ -11,7 +11,7 @@ from django.core import mail
 from django.test import RequestFactory
 from django.utils import timezone
 
-from accounts.actions import services
+from accounts.actions.api_keys import roll_api_key
 from core.sudo import SUDO_AT
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 from audit.models import AuditEvent
@@ -289,7 +289,7 @@ def test_revoking_a_key_in_the_console_is_audited_and_takes_effect(org_admin, te
 def test_revoking_a_rolled_key_in_the_console_ends_the_key_it_replaced(org_admin, tenant):
     old_secret = tenant.key("developer")
     old = APIKey.unscoped.get(member=tenant.member("developer"))
-    new, new_secret = services.roll_api_key(principal=None, api_key=old, expires_in=86400)
+    new, new_secret = roll_api_key(principal=None, api_key=old, expires_in=86400)
     assert api_client(old_secret).get("/api/v1/me").status_code == 200  # in its grace period
     assert org_admin.post(admin_url(new, "revoke")).status_code == 302
     assert api_client(new_secret).get("/api/v1/me").status_code == 401

@@ -13,7 +13,11 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from accounts.actions import reviews, services
+from accounts.actions import reviews
+
+from accounts.actions.api_keys import roll_api_key
+
+from accounts.actions.members import remove_member, update_member
 from accounts.models import AccessReview, AccessReviewItem, APIKey, Member
 from core.principal import session_principal
 from audit.models import AuditEvent
@@ -273,12 +277,12 @@ def csv_rows(review):
 def test_who_started_decided_and_completed_a_review_outlives_their_membership(org_admin, tenant):
     owner = org_admin.member
     second = person(tenant, "developer")
-    services.update_member(principal=session_principal(owner), member=second, role="admin")
+    update_member(principal=session_principal(owner), member=second, role="admin")
     review = reviews.start(organization=tenant.org, started_by=second, due_date=timezone.localdate())
     keep_all(review, second)
     reviews.complete(review=review, completed_by=second)
     email, member_id = second.user.email, second.id
-    services.remove_member(principal=session_principal(owner), member=second)
+    remove_member(principal=session_principal(owner), member=second)
 
     review.refresh_from_db()
     assert review.started_by is None and review.completed_by is None, "the links are gone with the member"
@@ -304,7 +308,7 @@ def test_a_credentials_entry_stays_a_credential_after_its_key_is_deleted(org_adm
     assert key_item.kind == "credential" and review.items.get(member=admin).kind == "member"
     keep_all(review, admin)
     reviews.complete(review=review, completed_by=admin)
-    services.remove_member(principal=session_principal(admin), member=service)  # its key goes with it
+    remove_member(principal=session_principal(admin), member=service)  # its key goes with it
 
     key_item.refresh_from_db()
     assert key_item.api_key_id is None and key_item.kind == "credential"
@@ -341,8 +345,8 @@ def test_revoking_a_key_in_a_review_revokes_the_keys_that_replaced_it(tenant):
     key_item = review.items.get(api_key=first)
     # Rolled twice while the review is open: the decision on the first key is about all of them.
     principal = session_principal(admin)
-    second, _ = services.roll_api_key(principal=principal, api_key=first, expires_in=3600)
-    third, third_secret = services.roll_api_key(principal=principal, api_key=second, expires_in=3600)
+    second, _ = roll_api_key(principal=principal, api_key=first, expires_in=3600)
+    third, third_secret = roll_api_key(principal=principal, api_key=second, expires_in=3600)
     assert api_client(third_secret).get("/api/v1/me").status_code == 200
     keep_all(review, admin, {key_item.pk: (REVOKE, "")})
     reviews.complete(review=review, completed_by=admin)
@@ -359,7 +363,7 @@ def test_a_key_rolled_before_the_review_follows_its_own_decision(tenant):
     admin = tenant.member("admin")
     tenant.key("service")
     old = APIKey.unscoped.get(member=tenant.member("service"))
-    new, new_secret = services.roll_api_key(principal=session_principal(admin), api_key=old, expires_in=3600)
+    new, new_secret = roll_api_key(principal=session_principal(admin), api_key=old, expires_in=3600)
     review = reviews.start(organization=tenant.org, started_by=admin, due_date=timezone.localdate())
     assert review.items.filter(api_key=new).exists(), "the replacement has its own entry"
     keep_all(review, admin, {review.items.get(api_key=old).pk: (REVOKE, "")})  # retire the old key, keep the new
@@ -381,8 +385,8 @@ def test_a_decision_whose_subject_is_gone_is_skipped_not_counted(org_admin, tena
     keep_all(review, admin, {developer_item.pk: (CHANGE, "viewer"), items[viewer.id].pk: (REVOKE, ""),
                              key_item.pk: (REVOKE, "")})
     # Before completion: the developer and the service member (with its key) are removed elsewhere.
-    services.remove_member(principal=session_principal(admin), member=developer)
-    services.remove_member(principal=session_principal(admin), member=tenant.member("service"))
+    remove_member(principal=session_principal(admin), member=developer)
+    remove_member(principal=session_principal(admin), member=tenant.member("service"))
 
     confirm_sudo(org_admin)
     response = org_admin.post(admin_url(review, "complete"))

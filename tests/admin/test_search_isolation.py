@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.actions import reviews
 from accounts.models import AccessReviewItem, APIKey, Member, Organization
-from accounts.actions.services import create_api_key
+from accounts.actions.api_keys import create_api_key
 from console.site import site
 from tests.resources import ADMIN_OBJECTS
 

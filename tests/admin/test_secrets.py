@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from accounts.actions import mfa, reviews
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Invitation, OAuthApplication, User
-from accounts.actions.services import create_api_key, create_oauth_application
+from accounts.actions.api_keys import create_api_key
+from accounts.actions.oauth_applications import create_oauth_application
 from console.site import site
 from connectors.models import Connector
 from tests.admin.conftest import confirm_sudo

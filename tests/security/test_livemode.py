@@ -103,7 +103,7 @@ def test_the_audit_log_shows_organization_wide_events_to_both_modes_and_each_mod
 
 
 def test_a_new_organizations_events_are_recorded_once(make_tenant):
-    from accounts.actions.services import create_organization
+    from accounts.actions.organizations import create_organization
 
     organization, *_ = create_organization(name="Initech", owner_email="ops@initech.example")
     events = AuditEvent.unscoped.filter(organization=organization)

@@ -10,7 +10,7 @@ on PostgreSQL too."""
 import pytest
 from django.test import Client
 
-from accounts.actions.services import create_api_key
+from accounts.actions.api_keys import create_api_key
 from tests.support.oauth import PASSWORD, person
 from tests.support.console import signed_in
 from tests.resources import ADMIN_OBJECTS, SITE_ROUTES

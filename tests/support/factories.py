@@ -14,7 +14,8 @@ from accounts.models import Member
 from core.ids import new_id
 from accounts.actions.invitations import invite
 from core.principal import session_principal
-from accounts.actions.services import create_api_key, create_oauth_application
+from accounts.actions.api_keys import create_api_key
+from accounts.actions.oauth_applications import create_oauth_application
 from connectors.models import Connector, Dataset, Workflow
 from connectors.records import append_records
 from webhooks.models import WebhookEndpoint, new_signing_secret

@@ -11,7 +11,7 @@ from django.test import Client
 from django_otp.oath import TOTP
 
 from accounts.models import AuthenticatorDevice
-from accounts.actions.services import create_oauth_application
+from accounts.actions.oauth_applications import create_oauth_application
 
 PASSWORD = "correct horse battery staple 42"
 REDIRECT_URI = "https://app.example.com/callback"

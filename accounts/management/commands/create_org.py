@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
-from accounts.actions.services import create_organization
+from accounts.actions.organizations import create_organization
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from accounts.models import Organization
-from accounts.actions.services import create_organization
+from accounts.actions.organizations import create_organization
 
 DEMO_NAME = "Demo Organization"
 DEMO_EMAIL = "admin@demo.openpaas.local"
