@@ -12,13 +12,19 @@ first request and last the limit's period, so a limit of N per second admits at 
 such window.
 """
 
+import functools
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
+from redis import exceptions as redis_exceptions
 
 logger = logging.getLogger("openpaas.gate")
 
@@ -120,6 +126,14 @@ return out
 # How long refusals held back are remembered without a new one to carry them into an event.
 _HELD_SECONDS = 86400
 
+# Each thread's own connection for read(), the call every authenticated request makes: the same round
+# trip as client.evalsha, without redis-py's per-command machinery around it (pool checkout and release,
+# the retry and observability wrappers, the Script wrapper), which costs several times the round trip
+# itself in CPU. Not shared with the pool, so nothing else can leave a reply unread on it; dropped in a
+# forked child (the socket would be the parent's) and when the cache's pool changes (settings).
+_own = threading.local()
+os.register_at_fork(after_in_child=lambda: _own.__dict__.clear())
+
 
 class _RedisState:
     _scripts = {}
@@ -130,9 +144,24 @@ class _RedisState:
             self._scripts[id(client)] = (client.register_script(_READ_SCRIPT), client.register_script(_REFUSE_SCRIPT))
         self.script, self.refuse_script = self._scripts[id(client)]
 
+    def _evalsha(self, script, keys, args):
+        pool = self.client.connection_pool
+        connection = getattr(_own, "connection", None)
+        if connection is None or _own.pool is not pool:
+            connection = pool.connection_class(**pool.connection_kwargs)  # connects on first use
+            _own.connection, _own.pool = connection, pool
+        try:
+            connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            return connection.read_response()
+        except (redis_exceptions.ConnectionError, redis_exceptions.NoScriptError):
+            # A connection the server closed (a restart: redis-py disconnected it, the next use reconnects),
+            # or a script it no longer has: once through redis-py, which checks out a tested connection and
+            # loads the script, as before. A timeout is not tried again, as redis-py does not.
+            return script(keys=keys, args=args)
+
     def read(self, organization_id, limits):
         keys = [_generation_key(organization_id)] + [_counter_key(limit) for limit in limits]
-        result = self.script(keys=keys, args=[limit.seconds for limit in limits])
+        result = self._evalsha(self.script, keys, [limit.seconds for limit in limits])
         counts = [Count(limit, int(result[1 + 2 * i]), max(int(result[2 + 2 * i]), 1)) for i, limit in enumerate(limits)]
         return int(result[0]), counts
 
@@ -205,23 +234,48 @@ class _CacheState:
 
 
 def _state():
-    if settings.REDIS_URL and "django_redis" in settings.CACHES["default"]["BACKEND"]:
-        from django_redis import get_redis_connection
+    # Looked up once (django-redis's lookup of its client costs as much again as the rest of read()), and
+    # again once the cache settings change.
+    global _current_state
+    state = _current_state
+    if state is None:
+        if settings.REDIS_URL and "django_redis" in settings.CACHES["default"]["BACKEND"]:
+            from django_redis import get_redis_connection
 
-        return _RedisState(get_redis_connection("default"))
-    return _CacheState()
+            state = _RedisState(get_redis_connection("default"))
+        else:
+            state = _CacheState()
+        _current_state = state
+    return state
+
+
+_current_state = None
+
+
+@receiver(setting_changed)
+def _forget_state(setting, **kwargs):
+    global _current_state
+    if setting in ("CACHES", "REDIS_URL"):
+        _current_state = None
 
 
 def limits_for(credential_id, organization_id, livemode):
     from rest_framework.settings import api_settings
 
     rates = api_settings.DEFAULT_THROTTLE_RATES
+    return list(_limits_for(credential_id, organization_id, livemode, rates.get("credential"), rates.get("organization")))
+
+
+@functools.lru_cache(maxsize=10_000)
+def _limits_for(credential_id, organization_id, livemode, credential_rate, organization_rate):
+    """The same Limits for the same credential and rates: built once, not on every request."""
+    rates = {"credential": credential_rate, "organization": organization_rate}
     limits = []
     for name, ident in (("credential", credential_id), ("organization", f"{organization_id}:{int(livemode)}")):
         if rates.get(name):
             allowed, seconds = parse_rate(rates[name])
             limits.append(Limit(name, f"{name}:{ident}", allowed, seconds))
-    return limits
+    return tuple(limits)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,11 @@ class APIKeyLoader(CredentialLoader):
         return token.startswith("sk_")
 
     def cache_key(self, token):
+        # A key held in the credential cache passed the checks below when it was loaded, and its digest
+        # names it alone: one SHA-256 finds it. Any other token is checked first.
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        if credential_cache.store.holds(digest):
+            return digest
         parsed = keys.parse(token)  # bad shape or checksum: refused before any query
         return parsed.digest if parsed else None
 

@@ -85,6 +85,10 @@ class _Store:
                 self._entries.move_to_end(digest)
             return entry
 
+    def holds(self, digest):
+        """Whether an entry is kept under ``digest``, fresh or not (one dict lookup, no lock)."""
+        return digest in self._entries
+
     def put(self, digest, snapshot):
         with self._lock:
             self._entries[digest] = snapshot

@@ -7,6 +7,7 @@ change commits, which is the moment a cached key must stop being trusted."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -107,3 +108,38 @@ def test_an_unreachable_cache_neither_trusts_cached_keys_nor_fails_requests(tena
         assert admin.delete(f"/api/v1/api-keys/{created['id']}").status_code == 204
         assert victim.get("/api/v1/datasets").status_code == 401
     assert "Shared cache unreachable" in caplog.text
+
+
+def _counter(key_id):
+    from django_redis import get_redis_connection
+
+    return int(get_redis_connection("default").get(f"openpaas:rl:credential:{key_id}") or 0)
+
+
+redis_only = pytest.mark.skipif(not settings.REDIS_URL, reason="the shared cache's own connection: Redis only")
+
+
+@redis_only
+@pytest.mark.parametrize("lose", ["connection", "script"])
+def test_a_lost_connection_or_script_costs_the_request_nothing(tenant, caplog, lose):
+    """The per-request round trip runs on each thread's own connection (accounts.gate): a connection the
+    server closed (a restart) or a script it no longer has is replaced on the spot, and the request is
+    still counted and its cached key still checked."""
+    from django_redis import get_redis_connection
+
+    from accounts import gate
+
+    secret = tenant.key("viewer")
+    client = warm(api_client(secret))
+    key_id = APIKey.objects.get(prefix=secret[:16]).id
+    before = _counter(key_id)
+    if lose == "connection":
+        host, port = gate._own.connection._sock.getsockname()[:2]
+        get_redis_connection("default").client_kill(f"{host}:{port}")  # this thread's own connection only
+    else:
+        get_redis_connection("default").script_flush()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/me").status_code == 200
+    assert len(queries) == 0  # the generation was read: the cached key is still trusted
+    assert _counter(key_id) == before + 1
+    assert "Shared cache unreachable" not in caplog.text
