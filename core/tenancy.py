@@ -3,12 +3,14 @@ starts from the request's principal.
 
 Fail closed (as PostHog's team-scoped managers do): a tenant model's default manager, ``objects``,
 refuses to run a query that names no organization (``UnscopedQuery``, naming the model) instead of
-answering with every tenant's rows. A query is scoped by a filter on ``organization`` /
-``organization_id`` (``for_principal`` and ``for_organization`` do it), or by coming from an object that
-was (``member.api_keys``, a prefetch). The few places that need every tenant (the credential lookup that
+answering with every tenant's rows. A query is scoped by a filter naming organizations (``organization`` or
+``organization_id`` equal to one, or in a list of them: ``for_principal`` and ``for_organization`` do it;
+``organization__isnull`` or a subquery do not), or by coming from an object that was (``member.api_keys``,
+a prefetch). The few places that need every tenant (the credential lookup that
 finds the organization, housekeeping, platform staff in the console) say so: ``Model.unscoped``."""
 
 from django.db import models
+
 
 class UnscopedQuery(Exception):
     """A query of tenant data that names no organization: a bug, never an answer with every tenant's rows."""
@@ -46,7 +48,8 @@ class TenantQuerySet(models.QuerySet):
         return clone
 
     def _filter_or_exclude_inplace(self, negate, args, kwargs):
-        if not negate and any(key in self.scoping_lookups for key in kwargs):
+        if not negate and any(key in self.scoping_lookups and not isinstance(value, models.QuerySet)
+                              for key, value in kwargs.items()):
             self._tenant_scoped = True
         super()._filter_or_exclude_inplace(negate, args, kwargs)
 

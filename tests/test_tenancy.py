@@ -110,3 +110,13 @@ def test_combining_querysets_keeps_the_scope_only_when_every_part_has_it(tenant,
     assert len(mine.intersection(Member.objects.filter(organization=other_tenant.org))) == 0
     assert list(mine.difference(Member.objects.filter(organization=other_tenant.org))) == list(mine)
     assert list(Member.objects.none()) == []
+
+
+@pytest.mark.django_db
+def test_a_subquery_of_organizations_does_not_scope(tenant, other_tenant):
+    from accounts.models import Member, Organization
+
+    tenant.member("admin"), other_tenant.member("admin")
+    with pytest.raises(UnscopedQuery):
+        Member.objects.filter(organization__in=Organization.objects.all()).count()
+    assert Member.objects.filter(organization__in=[tenant.org]).count() == 1
