@@ -17,13 +17,13 @@ def _context(organization, context):
     # The organization is part of what is authenticated: a ciphertext moved to another organization's row
     # does not open there. Only an organization's id will do: None or another object's id would bind the
     # value to nobody, or to the wrong one.
-    organization_id = organization.pk if isinstance(organization, models.Model) else organization
-    if not (isinstance(organization_id, str) and organization_id.startswith("org_")
-            and (not isinstance(organization, models.Model) or organization._meta.label == "accounts.Organization")):
+    if isinstance(organization, models.Model):
+        organization = organization.pk if organization._meta.label == "accounts.Organization" else None
+    if not (isinstance(organization, str) and organization.startswith("org_")):
         raise ValueError("encrypt_for and decrypt_for take an Organization or its id (org_...).")
     if not context:
         raise ValueError("Name what the value is (context=...): it must be given again to open it.")
-    return f"org:{organization_id}:{context}"
+    return f"org:{organization}:{context}"
 
 
 def encrypt_for(organization, plaintext: bytes, *, context: str) -> str:

@@ -9,7 +9,7 @@ from accounts.models import APIKey
 from accounts.api.serializers import APIKeySerializer
 from console.admin import ObjectAction, TenantAdmin, adopt, apply_serializer_errors
 from console.site import site
-from accounts.admin.common import SCOPE_CHOICES, ServiceForm, _scopes
+from accounts.admin.common import SCOPE_CHOICES, ServiceForm, scope_lines
 
 
 class APIKeyAddForm(ServiceForm):
@@ -98,7 +98,7 @@ class APIKeyAdmin(TenantAdmin):
 
     @admin.display(description="scopes")
     def scope_list(self, api_key):
-        return _scopes(api_key.scopes)
+        return scope_lines(api_key.scopes)
 
     @admin.display(description="status")
     def status(self, api_key):

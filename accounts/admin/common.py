@@ -24,7 +24,7 @@ class ServiceForm(forms.ModelForm):
         return acting_principal(self.admin_request, organization, livemode)
 
 
-def _scopes(values):
+def scope_lines(values):
     return " ".join(values) if values else "—"
 
 

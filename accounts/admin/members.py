@@ -11,7 +11,7 @@ from accounts.api.serializers import MemberSerializer
 from console.admin import TenantAdmin, adopt, apply_serializer_errors
 from console.scope import acting_principal
 from console.site import site
-from accounts.admin.common import HUMAN_ROLE_CHOICES, SERVICE_SCOPE_CHOICES, ServiceForm, _scopes
+from accounts.admin.common import HUMAN_ROLE_CHOICES, SERVICE_SCOPE_CHOICES, ServiceForm, scope_lines
 
 
 class ServiceMemberAddForm(ServiceForm):
@@ -139,7 +139,7 @@ class MemberAdmin(TenantAdmin):
 
     @admin.display(description="effective scopes")
     def effective_scopes(self, member):
-        return _scopes(sorted(member.max_scopes()))
+        return scope_lines(sorted(member.max_scopes()))
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data

@@ -8,7 +8,7 @@ from accounts.models import OAuthApplication
 from accounts.api.serializers import OAuthApplicationSerializer
 from console.admin import TenantAdmin, adopt, apply_serializer_errors
 from console.site import site
-from accounts.admin.common import SCOPE_CHOICES, ServiceForm, _scopes
+from accounts.admin.common import SCOPE_CHOICES, ServiceForm, scope_lines
 
 
 class OAuthApplicationForm(ServiceForm):
@@ -105,7 +105,7 @@ class OAuthApplicationAdmin(TenantAdmin):
 
     @admin.display(description="scopes")
     def scope_list(self, application):
-        return _scopes(application.allowed_scopes)
+        return scope_lines(application.allowed_scopes)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -16,7 +16,7 @@ from accounts.models import AccessReview, AccessReviewItem, Organization
 from console.admin import ObjectAction, TenantAdmin, adopt
 from console.scope import acting_principal, admin_membership, tenant_scope
 from console.site import site
-from accounts.admin.common import HUMAN_ROLE_CHOICES, ServiceForm, _scopes
+from accounts.admin.common import HUMAN_ROLE_CHOICES, ServiceForm, scope_lines
 
 
 class ReviewStartForm(ServiceForm):
@@ -90,7 +90,7 @@ class AccessReviewItemInline(admin.TabularInline):
 
     @admin.display(description="scopes")
     def scope_list(self, item):
-        return _scopes(item.scopes)
+        return scope_lines(item.scopes)
 
     @admin.display(description="two-factor")
     def two_factor(self, item):

@@ -160,10 +160,10 @@ def _locked_after_failure(request, email):
     return wait
 
 
-def password_attempt(request, email, password, *, step="password"):
-    """The password of ``email`` (lower-cased); authenticate() counts a wrong one toward the lockout."""
-    wait = lockout_seconds(request, email)
-    if wait is not None:
+def password_attempt(request, email, password, *, step="password", lockout_checked=False):
+    """The password of ``email`` (lower-cased); authenticate() counts a wrong one toward the lockout.
+    ``lockout_checked``: the caller has already asked whether the account is locked."""
+    if not lockout_checked and (wait := lockout_seconds(request, email)) is not None:
         return Attempt(checked=False, locked_for=wait)
     user = authenticate(request, email=email, password=password)
     if user is None:

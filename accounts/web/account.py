@@ -23,7 +23,6 @@ from django.views.generic import TemplateView
 from django_otp import login as otp_login
 
 from accounts.actions import mfa
-
 from accounts.actions.api_keys import create_api_key, revoke_api_key, roll_api_key
 from accounts.web.sessions import live_sessions, rekey_session
 from accounts.models import APIKey, AuthenticatorDevice, BackupCodeDevice, Member, UserSession
@@ -132,7 +131,7 @@ class SudoView(LoginRequiredMixin, View):
             device, backing_off = mfa.verify_code(user, secret)
             if device is not None:
                 return Attempt(passed=device), None
-        return password_attempt(request, user.email, secret, step="sudo"), backing_off
+        return password_attempt(request, user.email, secret, step="sudo", lockout_checked=True), backing_off
 
 
 class SecurityView(LoginRequiredMixin, TemplateView):
@@ -141,7 +140,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         user = self.request.user
         membership = current_membership(self.request)
-        keys = (APIKey.objects.filter(organization_id=membership.organization_id, member=membership).order_by("-created_at") if membership else APIKey.objects.none())
+        keys = membership.api_keys.order_by("-created_at") if membership else APIKey.objects.none()
         return {
             **super().get_context_data(**kwargs),
             "authenticator": AuthenticatorDevice.objects.filter(user=user, confirmed=True).first(),
@@ -275,7 +274,7 @@ class KeyForm(forms.Form):
 
 def _own_key(membership, key_id):
     """The person's own key in the organization they work in; 404 for any other (or none)."""
-    return APIKey.objects.filter(organization_id=membership.organization_id, member=membership, pk=key_id).first() or _not_found()
+    return membership.api_keys.filter(pk=key_id).first() or _not_found()
 
 
 def _create_own_key(request, membership, key_id=None):
