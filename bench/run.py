@@ -4,9 +4,10 @@ Creates a fresh PostgreSQL database, loads organizations with connectors, member
 client-credentials OAuth application, serves the platform with gunicorn, then times GET
 /api/v1/connectors with an sk_live_ key, a live-mode JWT and an OAuth access token (oat_, obtained from
 POST /oauth/token/) against /bench/baseline/connectors (the same view without authentication,
-permissions or throttling), the four interleaved over keep-alive connections. Prints
-auth_list_p50_ratio and auth_list_p99_ratio (key / baseline), jwt_vs_key_p50_ratio and
-oauth_vs_key_p50_ratio.
+permissions or throttling) and /bench/floor/connectors (the baseline plus one SHA-256 and one Redis
+round trip, what no authentication can avoid), the five interleaved over keep-alive connections. Prints
+auth_list_p50_ratio and auth_list_p99_ratio (key / baseline), floor_p50_ratio (floor / baseline),
+auth_vs_floor_p50_ratio, jwt_vs_key_p50_ratio and oauth_vs_key_p50_ratio.
 """
 
 import base64
@@ -36,8 +37,8 @@ REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))  # measured requests of
 # Lifetime of the JWT and OAuth access tokens, set for the server and for this process (which signs
 # the JWTs): long enough for any sensible BENCH_REQUESTS; measure() refuses to run past it.
 TOKEN_SECONDS = int(os.environ.get("BENCH_TOKEN_SECONDS", "3600"))
-KINDS = ("key", "jwt", "oauth", "baseline")
-# Every order of the four kinds, taken in turn: each kind is first, second, third and last equally
+KINDS = ("key", "jwt", "oauth", "floor", "baseline")
+# Every order of the five kinds, taken in turn: each kind is first, second, third and last equally
 # often, and follows each other kind equally often, so noise and connection effects fall on all alike.
 ORDERS = list(itertools.permutations(range(len(KINDS))))
 
@@ -258,6 +259,8 @@ def measure(port, bench_orgs, tokens_expire_at):
             "key": ("/api/v1/connectors", {"Authorization": f"Bearer {bench.key}"}),
             "jwt": ("/api/v1/connectors", {"Authorization": f"Bearer {bench.jwt}"}),
             "oauth": ("/api/v1/connectors", {"Authorization": f"Bearer {bench.oauth}"}),
+            # The key's header, so the floor hashes as much as the key's authentication does.
+            "floor": (f"/bench/floor/connectors?org={bench.org_id}", {"Authorization": f"Bearer {bench.key}"}),
             "baseline": (f"/bench/baseline/connectors?org={bench.org_id}", {}),
         }
         bodies = {}
@@ -320,7 +323,7 @@ def main():
     p50, p99 = {}, {}
     for kind in KINDS:
         p50[kind], p99[kind] = percentiles(times[kind])
-    print(f"requests={REQUESTS} of each kind (key, jwt, oauth, baseline), interleaved, after {WARMUP} "
+    print(f"requests={REQUESTS} of each kind ({', '.join(KINDS)}), interleaved, after {WARMUP} "
           f"warm-up rounds, in {measured_seconds:.1f}s")
     print(f"auth_list_p50_ms={p50['key']:.3f}")
     print(f"auth_list_p99_ms={p99['key']:.3f}")
@@ -328,10 +331,14 @@ def main():
     print(f"jwt_list_p99_ms={p99['jwt']:.3f}")
     print(f"oauth_list_p50_ms={p50['oauth']:.3f}")
     print(f"oauth_list_p99_ms={p99['oauth']:.3f}")
+    print(f"floor_list_p50_ms={p50['floor']:.3f}")
+    print(f"floor_list_p99_ms={p99['floor']:.3f}")
     print(f"baseline_list_p50_ms={p50['baseline']:.3f}")
     print(f"baseline_list_p99_ms={p99['baseline']:.3f}")
     print(f"auth_list_p50_ratio={p50['key'] / p50['baseline']:.3f}")
     print(f"auth_list_p99_ratio={p99['key'] / p99['baseline']:.3f}")
+    print(f"floor_p50_ratio={p50['floor'] / p50['baseline']:.3f}")
+    print(f"auth_vs_floor_p50_ratio={p50['key'] / p50['floor']:.3f}")
     print(f"jwt_vs_key_p50_ratio={p50['jwt'] / p50['key']:.3f}")
     print(f"oauth_vs_key_p50_ratio={p50['oauth'] / p50['key']:.3f}")
 

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    # Starts the cache round trip of an API request's authentication, so it runs while the rest works.
+    "accounts.auth.read_ahead.CredentialReadAheadMiddleware",
     # Outside everything that may answer early (413, a refused NUL, a bad host), so every response has them.
     "core.csp.ContentSecurityPolicyMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",

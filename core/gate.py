@@ -129,8 +129,9 @@ _HELD_SECONDS = 86400
 # Each thread's own connection for read(), the call every authenticated request makes: the same round
 # trip as client.evalsha, without redis-py's per-command machinery around it (pool checkout and release,
 # the retry and observability wrappers, the Script wrapper), which costs several times the round trip
-# itself in CPU. Not shared with the pool, so nothing else can leave a reply unread on it; dropped in a
-# forked child (the socket would be the parent's) and when the cache's pool changes (settings).
+# itself in CPU. Not shared with the pool, so nothing else can leave a reply unread on it (a read sent
+# ahead, PendingRead, is read before the next command); dropped in a forked child (the socket would be
+# the parent's) and when the cache's pool changes (settings).
 _own = threading.local()
 os.register_at_fork(after_in_child=lambda: _own.__dict__.clear())
 
@@ -144,26 +145,48 @@ class _RedisState:
             self._scripts[id(client)] = (client.register_script(_READ_SCRIPT), client.register_script(_REFUSE_SCRIPT))
         self.script, self.refuse_script = self._scripts[id(client)]
 
-    def _evalsha(self, script, keys, args):
+    def _connection(self):
         pool = self.client.connection_pool
         connection = getattr(_own, "connection", None)
         if connection is None or _own.pool is not pool:
             connection = pool.connection_class(**pool.connection_kwargs)  # connects on first use
             _own.connection, _own.pool = connection, pool
-        try:
-            connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            return connection.read_response()
-        except (redis_exceptions.ConnectionError, redis_exceptions.NoScriptError):
-            # A connection the server closed (a restart: redis-py disconnected it, the next use reconnects),
-            # or a script it no longer has: once through redis-py, which checks out a tested connection and
-            # loads the script, as before. A timeout is not tried again, as redis-py does not.
-            return script(keys=keys, args=args)
+        pending = getattr(_own, "pending", None)
+        if pending is not None:
+            pending.settle()  # a reply sent ahead is read before anything else is sent on this connection
+        return connection
 
-    def read(self, organization_id, limits):
-        keys = [_generation_key(organization_id)] + [_counter_key(limit) for limit in limits]
-        result = self._evalsha(self.script, keys, [limit.seconds for limit in limits])
-        counts = [Count(limit, int(result[1 + 2 * i]), max(int(result[2 + 2 * i]), 1)) for i, limit in enumerate(limits)]
-        return int(result[0]), counts
+    def _send(self, reading):
+        """Sends the reading's EVALSHA on this thread's own connection; returns the connection, or None
+        when sending failed."""
+        connection = self._connection()
+        if reading.packed is None:  # packed once per reading: encoding it costs more than sending it
+            reading.packed = connection.pack_command("EVALSHA", self.script.sha, len(reading.keys), *reading.keys,
+                                                     *reading.args)
+        try:
+            connection.send_packed_command(reading.packed, check_health=False)
+        except redis_exceptions.ConnectionError:
+            return None
+        return connection
+
+    def _receive(self, connection, reading):
+        if connection is not None:
+            try:
+                return reading.result(connection.read_response())
+            except (redis_exceptions.ConnectionError, redis_exceptions.NoScriptError):
+                pass
+        # A connection the server closed (a restart: redis-py disconnected it, the next use reconnects), or
+        # a script it no longer has: once through redis-py, which checks out a tested connection and loads
+        # the script, as before. A timeout is not tried again, as redis-py does not.
+        return reading.result(self.script(keys=reading.keys, args=reading.args))
+
+    def read(self, reading):
+        return self._receive(self._send(reading), reading)
+
+    def read_ahead(self, reading):
+        connection = self._send(reading)
+        _own.pending = PendingRead(lambda: self._receive(connection, reading))
+        return _own.pending
 
     def refuse(self, limits, audit_key, audit_seconds):
         keys = [_counter_key(limit) for limit in limits]
@@ -179,17 +202,70 @@ class _RedisState:
     def bump(self, organization_id):
         self.client.incr(_generation_key(organization_id))
 
-    def uncount(self, limit):
-        self.client.decr(_counter_key(limit))
+    def uncount(self, limits):
+        pipeline = self.client.pipeline(transaction=False)
+        for limit in limits:
+            pipeline.decr(_counter_key(limit))
+        pipeline.execute()
+
+
+class PendingRead:
+    """A read() whose command is sent and whose reply is read later, by ``result()``: the round trip runs
+    while the request does other work. Its reply is read on the thread that sent it before anything else
+    is sent there (``settle``), so a reply never collected cannot be taken for another command's; and
+    ``close()`` gives back the counts of a reply nobody used."""
+
+    def __init__(self, receive, outcome=None):
+        self._receive = receive
+        self._thread = threading.get_ident()
+        self._outcome = outcome
+        self._used = False
+
+    @classmethod
+    def failed(cls):
+        """Nothing could be sent: as read() answers when the cache is unreachable (nothing trusted, no
+        limit), without trying again for this request."""
+        return cls(None, outcome=(None, []))
+
+    def settle(self):
+        """Reads the reply, once; the sending thread's own connection is then free again. Only the
+        sending thread may read it: any other (never in Django's request handling, which keeps a request
+        on one thread) gets what an unreachable cache gives, and the sender's next command reads it."""
+        if self._outcome is None:
+            if threading.get_ident() != self._thread:
+                return None, []
+            if getattr(_own, "pending", None) is self:
+                _own.pending = None
+            try:
+                self._outcome = self._receive()
+            except Exception:  # as in read(): the cache client's errors differ per backend
+                logger.exception("Shared cache unreachable: rate limits and the credential cache are bypassed.")
+                self._outcome = (None, [])
+        return self._outcome
+
+    def result(self):
+        """(generation or None, counts), as read() returns them; the counts are now the caller's."""
+        self._used = True
+        return self.settle()
+
+    def close(self):
+        """When the request is over: if nobody took the result (the request was answered before it was
+        authenticated: a 404, a 413, a credential in the URL), the reply is read and its counts given back,
+        so that only authenticated requests spend a budget."""
+        if not self._used:
+            self._used = True
+            _, counts = self.settle()
+            if counts:
+                uncount(*(count.limit for count in counts))
 
 
 class _CacheState:
     """Any Django cache. Shared between processes only if the cache is (local memory is not), which is
     why cached credentials are switched off without Redis."""
 
-    def read(self, organization_id, limits):
-        generation = cache.get(_generation_key(organization_id), 0)
-        return generation, [self._count(limit) for limit in limits]
+    def read(self, reading):
+        generation = cache.get(reading.keys[0], 0)
+        return generation, [self._count(limit) for limit in reading.limits]
 
     @staticmethod
     def _count(limit):
@@ -226,11 +302,12 @@ class _CacheState:
         cache.add(key, 0, None)
         cache.incr(key)
 
-    def uncount(self, limit):
-        try:
-            cache.decr(_counter_key(limit))
-        except ValueError:
-            pass
+    def uncount(self, limits):
+        for limit in limits:
+            try:
+                cache.decr(_counter_key(limit))
+            except ValueError:
+                pass
 
 
 def _state():
@@ -257,25 +334,43 @@ def _forget_state(setting, **kwargs):
     global _current_state
     if setting in ("CACHES", "REDIS_URL"):
         _current_state = None
+    if setting == "REST_FRAMEWORK":  # the rates
+        reading_for.cache_clear()
 
 
-def limits_for(credential_id, organization_id, livemode):
-    from rest_framework.settings import api_settings
+class Reading:
+    """What read() asks the cache about one credential: its organization's access generation and the
+    counters of its limits. Built once per credential and kept (reading_for), with its command packed
+    for Redis on first use, so that a request only sends it."""
 
-    rates = api_settings.DEFAULT_THROTTLE_RATES
-    return list(_limits_for(credential_id, organization_id, livemode, rates.get("credential"), rates.get("organization")))
+    __slots__ = ("organization_id", "limits", "keys", "args", "packed")
+
+    def __init__(self, organization_id, limits):
+        self.organization_id = organization_id
+        self.limits = limits
+        self.keys = (_generation_key(organization_id), *(_counter_key(limit) for limit in limits))
+        self.args = tuple(limit.seconds for limit in limits)
+        self.packed = None
+
+    def result(self, reply):
+        """The read script's reply {generation, used1, ttl1, ...} as (generation, [Count])."""
+        counts = [Count(limit, int(reply[1 + 2 * i]), max(int(reply[2 + 2 * i]), 1))
+                  for i, limit in enumerate(self.limits)]
+        return int(reply[0]), counts
 
 
 @functools.lru_cache(maxsize=10_000)
-def _limits_for(credential_id, organization_id, livemode, credential_rate, organization_rate):
-    """The same Limits for the same credential and rates: built once, not on every request."""
-    rates = {"credential": credential_rate, "organization": organization_rate}
+def reading_for(credential_id, organization_id, livemode):
+    """The Reading of a credential under the current rates (forgotten when the settings change)."""
+    from rest_framework.settings import api_settings
+
+    rates = api_settings.DEFAULT_THROTTLE_RATES
     limits = []
     for name, ident in (("credential", credential_id), ("organization", f"{organization_id}:{int(livemode)}")):
         if rates.get(name):
             allowed, seconds = parse_rate(rates[name])
             limits.append(Limit(name, f"{name}:{ident}", allowed, seconds))
-    return tuple(limits)
+    return Reading(organization_id, tuple(limits))
 
 
 @dataclass(frozen=True)
@@ -321,19 +416,34 @@ def refuse(limits, audit_key=None, audit_seconds=60):
     return Refusal(counts, record)
 
 
-def read(organization_id, limits):
-    """(generation or None, counts). If the cache is unreachable the request goes on: no cached
-    credential is trusted (generation None) and no limit is applied, and the failure is logged."""
+def read(reading):
+    """(generation or None, counts) of a Reading (reading_for). If the cache is unreachable the request
+    goes on: no cached credential is trusted (generation None) and no limit is applied, and the failure
+    is logged."""
     try:
-        return _state().read(organization_id, limits)
+        return _state().read(reading)
     except Exception:  # the cache client's errors differ per backend; none may take the API down
         logger.exception("Shared cache unreachable: rate limits and the credential cache are bypassed.")
         return None, []
 
 
-def uncount(limit):
+def read_ahead(reading):
+    """Sends read()'s command now and returns a PendingRead, whose ``result()`` is what read() would
+    return: the round trip overlaps with whatever the caller does until it needs the answer; its
+    ``close()`` must be called when the request is over. None with a cache other than Redis (then call
+    read()). If the cache is unreachable, a PendingRead that answers as read() would (logged once)."""
     try:
-        _state().uncount(limit)
+        state = _state()
+        return state.read_ahead(reading) if isinstance(state, _RedisState) else None
+    except Exception:  # as in read()
+        logger.exception("Shared cache unreachable: rate limits and the credential cache are bypassed.")
+        return PendingRead.failed()
+
+
+def uncount(*limits):
+    """Gives back one request to each of ``limits``."""
+    try:
+        _state().uncount(limits)
     except Exception:
         logger.exception("Shared cache unreachable while correcting a rate-limit counter.")
 

@@ -17,7 +17,6 @@ from core import gate
 from accounts.models import APIKey
 from api.exceptions import REFUSAL_AUDIT_SECONDS, TooManyRefusals
 from core.principal import Principal
-from core.scopes import effective_scopes
 
 # Query parameters under which clients commonly (and wrongly) send credentials.
 CREDENTIAL_PARAMS = {"api_key", "apikey", "key", "access_token", "token", "secret", "client_secret", "bearer"}
@@ -161,6 +160,17 @@ def _loaders():
     return tuple(import_string(path)() for path in settings.OPENPAAS_CREDENTIAL_LOADERS)
 
 
+def bearer_token(header):
+    """The credential of an ``Authorization: Bearer <credential>`` header, or None (another scheme, or none)."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def loader_for(token):
+    return next((loader for loader in _loaders() if loader.matches(token)), None)
+
+
 class BearerAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <credential>``: an API key (``sk_live_...``), an OAuth 2.0 access token
     (``oat_...``) or a JWT. Each becomes the same Principal, so views, scopes and audit need not care."""
@@ -174,14 +184,17 @@ class BearerAuthentication(authentication.BaseAuthentication):
             header = request.META.get("HTTP_AUTHORIZATION")
             if header is None:
                 return None
-            scheme, _, token = header.partition(" ")
-            token = token.strip()
-            if scheme.lower() != self.keyword.lower() or not token:
-                raise InvalidToken()
-            loader = next((loader for loader in _loaders() if loader.matches(token)), None)
+            ahead = getattr(request, "openpaas_read_ahead", None)
+            if ahead is not None and ahead.header == header:
+                # Found in the cache at the door, and its round trip started there (accounts.auth.read_ahead).
+                token, loader = ahead.token, ahead.loader
+            else:
+                ahead = None
+                token = bearer_token(header)
+                loader = loader_for(token) if token else None
             if loader is None:
                 raise InvalidToken()
-            principal = self.resolve(loader, token, request)
+            principal = self.resolve(loader, token, request, ahead)
         except exceptions.AuthenticationFailed as refusal:
             # The success path above costs one cache round trip; only a refusal pays for another.
             refuse_authentication(request, refusal, loader.refusal_key(token) if loader else None)
@@ -191,25 +204,32 @@ class BearerAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
     @staticmethod
-    def resolve(loader, token, request):
-        cache_key = loader.cache_key(token)
-        if cache_key is None:
-            raise loader.invalid()
-        now = timezone.now()
+    def resolve(loader, token, request, ahead=None):
         store = credential_cache.store
-        entry = store.get(cache_key) if store.enabled() else None
-        counts = None
+        if ahead is not None:
+            cache_key, cached, pending = ahead.cache_key, ahead.entry, ahead.pending
+        else:
+            cache_key = loader.cache_key(token)
+            if cache_key is None:
+                raise loader.invalid()
+            cached, pending = (store.get(cache_key) if store.enabled() else None), None
+        now = timezone.now()
+        entry, counts = cached, None
         if entry is not None:
             # One cache round trip: the organization's access generation and the rate-limit counters.
-            generation, counts = gate.read(entry.organization_id, _limits(entry))
+            generation, counts = pending.result() if pending else gate.read(reading_of(entry))
             if not store.fresh(entry, generation) or _expired(entry, now):
-                entry = loader.load(token, cache_key, now, generation)
+                try:
+                    entry = loader.load(token, cache_key, now, generation)
+                except exceptions.AuthenticationFailed:
+                    store.discard(cache_key)  # a credential no longer valid is not kept to be tried again
+                    raise
         else:
             entry = loader.load(token, cache_key, now, None)
-        if store.enabled():
+        if entry is not cached and store.enabled():
             store.put(cache_key, entry)
         if counts is None:
-            _, counts = gate.read(entry.organization_id, _limits(entry))
+            _, counts = gate.read(reading_of(entry))
         request.openpaas_rate_counts = counts  # read by accounts.auth.throttling.PrincipalRateThrottle
         loader.note_use(entry, now, getattr(request, "client_ip", None))
         return Principal(
@@ -217,15 +237,15 @@ class BearerAuthentication(authentication.BaseAuthentication):
             member_id=entry.member_id,
             role=entry.member_role,
             livemode=entry.livemode,
-            scopes=effective_scopes(entry.scopes, entry.member_role, entry.member_granted_scopes),
+            scopes=entry.principal_scopes,
             credential_kind=entry.credential_kind,
             credential_id=entry.credential_id,
             load_models=entry.models,
         )
 
 
-def _limits(entry):
-    return gate.limits_for(entry.credential_id, entry.organization_id, entry.livemode)
+def reading_of(entry):
+    return gate.reading_for(entry.credential_id, entry.organization_id, entry.livemode)
 
 
 def _expired(entry, now):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from core.scopes import effective_scopes
+
 MAX_ENTRIES = 10_000
 
 
@@ -40,6 +42,12 @@ class CredentialSnapshot:
     last_used_at: object = None  # API keys: datetime or None; advanced locally once written
     generation: int | None = None
     loaded_at: float = field(default_factory=time.monotonic)
+    # The Principal's scopes: the credential's own narrowed by the member's role as loaded (an entry is
+    # reloaded whenever the role can have changed, see above), worked out once, not on every request.
+    principal_scopes: frozenset = field(init=False)
+
+    def __post_init__(self):
+        self.principal_scopes = effective_scopes(self.scopes, self.member_role, self.member_granted_scopes)
 
     @classmethod
     def of(cls, *, kind, credential_id, livemode, scopes, expires_at, member, generation, last_used_at=None):

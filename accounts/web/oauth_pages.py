@@ -300,6 +300,10 @@ class InvitationView(TemplateView):
                 invitations.accept(token=self.token, user=user)
             except Conflict as exc:
                 return _refused(request, exc)
+        elif invitations.pending_by_token(self.token) is None:
+            # The account found in dispatch was made by another join of this link that committed since
+            # (they are one transaction): the link is used, as if dispatch had seen it so.
+            return render(request, "accounts/invitation_invalid.html", status=404)
         else:
             return self.render_to_response(self.get_context_data(), status=403)
         return redirect(settings.LOGIN_REDIRECT_URL)

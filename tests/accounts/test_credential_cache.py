@@ -143,3 +143,115 @@ def test_a_lost_connection_or_script_costs_the_request_nothing(tenant, caplog, l
     assert len(queries) == 0  # the generation was read: the cached key is still trusted
     assert _counter(key_id) == before + 1
     assert "Shared cache unreachable" not in caplog.text
+
+
+@redis_only
+def test_the_round_trip_of_a_cached_key_starts_at_the_door_and_counts_once(tenant, monkeypatch):
+    """accounts.auth.read_ahead sends the gate read in the first middleware; authentication then reads
+    that reply and sends nothing of its own."""
+    from core import gate
+
+    secret = tenant.key("viewer")
+    client = warm(api_client(secret))
+    key_id = APIKey.unscoped.get(prefix=secret[:16]).id
+    before = _counter(key_id)
+
+    def second_round_trip(reading):
+        raise AssertionError("authentication read the gate again")
+
+    monkeypatch.setattr(gate, "read", second_round_trip)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/me").status_code == 200
+    assert len(queries) == 0
+    assert _counter(key_id) == before + 1
+
+
+def _organization_counter(tenant, livemode=True):
+    from django_redis import get_redis_connection
+
+    return int(get_redis_connection("default").get(f"openpaas:rl:organization:{tenant.org.id}:{int(livemode)}") or 0)
+
+
+@redis_only
+@pytest.mark.parametrize("path, status", [
+    ("/api/v1/no-such-resource", 404),  # never reaches a view
+    ("/api/v1/me?api_key=x", 401),  # refused before authentication reads the reply
+    ("/api/v1/auth/token/revoke", 400),  # a view without bearer authentication
+])
+def test_a_request_not_authenticated_gives_back_what_was_read_ahead(tenant, path, status):
+    """The read sent at the door counted the request; a request answered without being authenticated
+    gives its counts back (only authenticated requests spend a budget), and the reply is read on the way
+    out, so the next request on this thread reads its own."""
+    secret = tenant.key("viewer")
+    client = warm(api_client(secret))
+    key_id = APIKey.unscoped.get(prefix=secret[:16]).id
+    before, organization_before = _counter(key_id), _organization_counter(tenant)
+    method = client.post if path.endswith("revoke") else client.get
+    assert method(path).status_code == status
+    assert (_counter(key_id), _organization_counter(tenant)) == (before, organization_before)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/me").status_code == 200
+    assert len(queries) == 0  # the generation read was this request's own: the cached key is still trusted
+    assert _counter(key_id) == before + 1
+
+
+@redis_only
+def test_a_revoked_key_cannot_spend_its_organizations_budget(tenant):
+    """A revoked key is refused and forgotten on its next request; after that its requests, reaching a
+    view or not, count against nothing, and the organization's other keys go on."""
+    admin = tenant.client("admin")
+    created = admin.post("/api/v1/api-keys", {"name": "ci", "scopes": ["data:read"]}, format="json").json()
+    revoked = warm(api_client(created["secret"]), "/api/v1/datasets")
+    assert admin.delete(f"/api/v1/api-keys/{created['id']}").status_code == 204
+    assert revoked.get("/api/v1/datasets").status_code == 401
+    before = _organization_counter(tenant)
+    for _ in range(5):
+        assert revoked.get("/api/v1/no-such-resource").status_code == 404
+        assert revoked.get("/api/v1/datasets").status_code == 401
+    assert _organization_counter(tenant) == before
+    assert created["secret"] and not credential_cache.store.holds(APIKey.unscoped.get(id=created["id"]).digest)
+
+
+@redis_only
+def test_a_reply_sent_ahead_is_read_before_the_next_command_and_only_by_its_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core import gate
+
+    reading = gate.reading_for("key_read_ahead_test", "org_read_ahead_test", True)
+    used = lambda outcome: outcome[1][0].used  # noqa: E731 (the credential's counter)
+
+    ahead = gate.read_ahead(reading)
+    after = gate.read(reading)  # sent on the same connection: the reply ahead of it is read first
+    assert used(after) == used(ahead.result()) + 1
+
+    ahead = gate.read_ahead(reading)
+    with ThreadPoolExecutor(1) as pool:
+        # Another thread may not read this thread's connection: it is answered as if the cache were
+        # unreachable (nothing trusted), and the reply stays for its own thread.
+        assert pool.submit(ahead.result).result() == (None, [])
+    assert used(ahead.result()) == used(after) + 1
+
+
+@redis_only
+def test_an_unanswering_cache_costs_a_request_one_timeout_not_two(tenant, caplog):
+    """A Redis that accepts connections and never answers: the read sent ahead times out once, and
+    authentication does not try again (the cached key is not trusted: it is reloaded)."""
+    import socket
+    import time
+
+    client = warm(tenant.client("viewer"))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    silent = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": silent,
+                          "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}}}
+    try:
+        with override_settings(REDIS_URL=silent, CACHES=caches):
+            started = time.monotonic()
+            assert client.get("/api/v1/me").status_code == 200
+            assert time.monotonic() - started < 0.9
+    finally:
+        listener.close()
+    assert caplog.text.count("Shared cache unreachable") == 1
