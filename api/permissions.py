@@ -63,6 +63,10 @@ def _deny(request, scope, reason):
     outcome = gate.refuse(gate.refusal_limits(credential=f"{principal.credential_kind}:{principal.credential_id}"),
                           audit_key=f"denied:{principal.credential_kind}:{principal.credential_id}:{scope}:{reason}",
                           audit_seconds=REFUSAL_AUDIT_SECONDS)
+    # The X-RateLimit headers (core.middleware) then tell of this budget too, when it is the one running out.
+    django_request = getattr(request, "_request", request)
+    django_request.openpaas_rate_counts = [*(getattr(django_request, "openpaas_rate_counts", None) or []),
+                                           *outcome.counts]
     if outcome.record:
         with transaction.atomic():
             events.record("access.denied", organization=principal.organization, livemode=principal.livemode,

@@ -45,13 +45,18 @@ ERROR_SCHEMA = {
     "properties": {
         "error": {
             "type": "object",
-            "required": ["type", "code", "message", "request_id"],
+            "required": ["type", "code", "message", "param", "doc_url", "request_id"],
             "properties": {
                 "type": {"type": "string", "enum": [errors.INVALID_REQUEST, errors.AUTHENTICATION, errors.PERMISSION,
                                                     errors.RATE_LIMIT, errors.API]},
                 "code": {"type": "string", "description": "What went wrong, for programs: `parameter_invalid`, "
                                                           "`missing_scope`, `resource_missing`, ..."},
                 "message": {"type": "string", "description": "What went wrong, for people."},
+                "param": {"type": "string", "nullable": True,
+                          "description": "The field or query parameter at fault (dotted for a nested field), "
+                                         "`id` for a missing object, or null."},
+                "doc_url": {"type": "string", "format": "uri",
+                            "description": "The code's entry in the error reference (`/docs/errors`)."},
                 "request_id": {"type": "string", "nullable": True, "description": "As in `X-Request-ID`."},
                 "details": {"type": "object", "additionalProperties": True,
                             "description": "On a 400 `parameter_invalid`: the messages per field."},
@@ -63,6 +68,17 @@ ERROR_SCHEMA = {
 
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "required": True,
                                "description": "Seconds to wait before retrying."}}
+
+# On every answer to an authenticated request (core.middleware, from core.gate.headers).
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"schema": {"type": "integer", "minimum": 1},
+                          "description": "Requests allowed in the window of the budget closest to running out "
+                                         "(the credential's, or the organization's in this mode)."},
+    "X-RateLimit-Remaining": {"schema": {"type": "integer", "minimum": 0},
+                              "description": "Requests left in that window."},
+    "X-RateLimit-Reset": {"schema": {"type": "integer"},
+                          "description": "When that window ends, in seconds since the Unix epoch."},
+}
 
 # status: (description, applies to the operation?) in the order they are listed.
 ERROR_RESPONSES = {
@@ -162,6 +178,10 @@ class ScopedAutoSchema(AutoSchema):
             if status in ("429", "503"):
                 response["headers"] = RETRY_AFTER
             operation["responses"].setdefault(status, response)
+        if self.view.get_authenticators():
+            for status, response in operation["responses"].items():
+                if status not in ("401", "413"):  # answered before any budget is counted
+                    response["headers"] = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
         return operation
 
 

@@ -1,15 +1,15 @@
 """The base of every v1 endpoint. Subclasses get authentication, per-method scopes, tenant scoping,
 404 for other tenants' objects, cursor lists and audited writes without writing any of it again."""
 
-import re
-
 from django.db import transaction
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 
+from api.fields import ChoiceField, not_one_of
 from api.pagination import KeysetPagination
-from core import events
+from core import errors, events
 from api.idempotent_views import IdempotentViewMixin
 
 
@@ -82,7 +82,7 @@ class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
 
 
 class TenantModelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
-    pass
+    serializer_choice_field = ChoiceField  # a model field's choices, refused as any ChoiceField's
 
 
 class UnknownQueryParameter(exceptions.APIException):
@@ -93,9 +93,7 @@ class UnknownQueryParameter(exceptions.APIException):
     default_code = "parameter_unknown"
 
 
-# Names quoted back in an error: short and plain. Anything else is not repeated (a response never echoes
-# arbitrary input, which may be a secret pasted into the wrong place).
-_QUOTABLE_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
+_QUOTABLE_NAME = errors.QUOTABLE_NAME  # names quoted back in an error (core.errors says why)
 
 
 def _quoted(name):
@@ -141,13 +139,21 @@ class QueryParametersMixin:
         if unknown:
             takes = ", ".join(sorted(declared)) if declared else "no query parameters"
             names = ", ".join(_quoted(name) for name in unknown)
-            raise UnknownQueryParameter(
+            refusal = UnknownQueryParameter(
                 f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}. This operation takes {takes}.")
+            quotable = [name for name in unknown if _QUOTABLE_NAME.fullmatch(name)]
+            refusal.param = quotable[0] if quotable else None
+            raise refusal
         for name, parameter in declared.items():
             enum = getattr(parameter, "enum", None)
             if enum and name in request.query_params:
-                if any(value not in enum for value in request.query_params.getlist(name)):
-                    raise serializers.ValidationError({name: ["Not a valid choice."]})
+                wrong = [value for value in request.query_params.getlist(name) if value not in enum]
+                if wrong:
+                    raise serializers.ValidationError({name: [not_one_of(enum, wrong[0])]})
+
+
+def _has_mode(model):
+    return any(field.name == "livemode" for field in model._meta.concrete_fields)
 
 
 _UNAUDITED_HOOKS = {
@@ -187,6 +193,29 @@ class TenantViewSet(IdempotentViewMixin, QueryParametersMixin, viewsets.GenericV
 
     def get_queryset(self):
         return self.scope_queryset(self.model.objects.for_principal(self.principal))
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            raise self.not_found(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")) from None
+
+    def not_found(self, object_id):
+        """A 404 that names what was looked for (the id matched ``lookup_value_regex``, so it is safe to
+        repeat), and says so when the id is the organization's in the other mode, as Stripe does. Another
+        organization's object is answered exactly as a missing one."""
+        object_field = getattr(self.get_serializer_class(), "_declared_fields", {}).get("object")
+        name = getattr(object_field, "type_name", "object")
+        message = f"No such {name}: '{object_id}'."
+        if _has_mode(self.model) and self.scope_queryset(self.model.objects.filter(
+                organization_id=self.principal.organization_id, livemode=not self.principal.livemode,
+                pk=object_id)).exists():
+            mode, other = ("live", "test") if self.principal.livemode else ("test", "live")
+            message = (f"No such {name}: '{object_id}'; a similar object exists in {other} mode, but this request "
+                       f"was made with a {mode}-mode credential.")
+        missing = exceptions.NotFound(message)
+        missing.param = "id"
+        return missing
 
     def scope_queryset(self, queryset):
         return queryset

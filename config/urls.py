@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
@@ -24,6 +25,7 @@ from accounts.web.oauth_pages import (BudgetedRevokeTokenView, ConsentView, Invi
                           SupportedGrantsTokenView)
 from audit.views import AuditEventViewSet
 from core import health
+from core.errors import error_codes_page
 from core.csp import consent_form_action
 from connectors.views import ConnectorViewSet, DatasetViewSet, WorkflowViewSet
 from webhooks.views import WebhookEndpointViewSet
@@ -94,8 +96,10 @@ oauth = [
 ]
 
 urlpatterns = [
+    path("", account_pages.HomeView.as_view(), name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("docs/errors", require_safe(error_codes_page), name="error-codes"),
     # RFC 8414: the issuer is <host>/oauth, whose metadata lives at the path-component form; also at the root.
     path(".well-known/oauth-authorization-server", AuthorizationServerMetadataView.as_view(),
          name="oauth-authorization-server"),

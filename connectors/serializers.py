@@ -1,6 +1,7 @@
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from api.fields import ChoiceField
 from api.views import ObjectTypeField, StrictSerializer, TenantModelSerializer
 from connectors.models import Connector, Dataset, Workflow
 from connectors.steps import StepListField
@@ -78,7 +79,7 @@ def _validate_secret(serializer_class, data, field_name):
 
 class ConnectorSerializer(TenantModelSerializer):
     object = ObjectTypeField("connector")
-    type = serializers.ChoiceField(choices=sorted(CONNECTOR_TYPES))
+    type = ChoiceField(choices=sorted(CONNECTOR_TYPES))
     config = serializers.JSONField(required=False)
     # Write-only: credentials appear in no response, and their errors never repeat their values.
     credentials = serializers.JSONField(required=False, allow_null=True, write_only=True)

@@ -10,6 +10,7 @@ import json
 
 from rest_framework import serializers
 
+from api.fields import ChoiceField, not_one_of
 from api.views import StrictSerializer
 
 MAX_STEPS = 50
@@ -26,7 +27,7 @@ def field_list(**kwargs):
 class SelectStep(StrictSerializer):
     """Keep only these fields."""
 
-    type = serializers.ChoiceField(["select"])
+    type = ChoiceField(["select"])
     fields = field_list()
 
 
@@ -34,9 +35,9 @@ class FilterStep(StrictSerializer):
     """Keep records whose field compares true with value."""
 
     OPERATORS = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"]
-    type = serializers.ChoiceField(["filter"])
+    type = ChoiceField(["filter"])
     field = serializers.CharField(**FIELD)
-    op = serializers.ChoiceField(OPERATORS, default="eq")
+    op = ChoiceField(OPERATORS, default="eq")
     value = serializers.JSONField(required=False, allow_null=True)
 
     def validate(self, attrs):
@@ -51,7 +52,7 @@ class FilterStep(StrictSerializer):
 
 
 class RenameStep(StrictSerializer):
-    type = serializers.ChoiceField(["rename"])
+    type = ChoiceField(["rename"])
     fields = serializers.DictField(child=serializers.CharField(**FIELD), allow_empty=False)
 
     def validate_fields(self, mapping):
@@ -67,7 +68,7 @@ class RenameStep(StrictSerializer):
 class MaskStep(StrictSerializer):
     """Replace values with asterisks, keeping the last ``keep_last`` characters."""
 
-    type = serializers.ChoiceField(["mask"])
+    type = ChoiceField(["mask"])
     fields = field_list()
     keep_last = serializers.IntegerField(min_value=0, max_value=8, default=0)
 
@@ -90,7 +91,7 @@ class StepListField(serializers.ListField):
             kind = item.get("type")
             step_class = STEP_TYPES.get(kind) if isinstance(kind, str) else None
             if step_class is None:
-                errors[str(index)] = {"type": [f"Must be one of: {', '.join(STEP_TYPES)}."]}
+                errors[str(index)] = {"type": ["This field is required." if kind is None else not_one_of(STEP_TYPES, kind)]}
                 continue
             step = step_class(data=item)
             if step.is_valid():

@@ -1,10 +1,11 @@
-"""One error shape for every failure: {"error": {"type", "code", "message", "request_id"}}.
+"""One error shape for every failure: {"error": {"type", "code", "message", "param", "doc_url", "request_id"}}.
 
 Nothing from an exception (traceback, SQL, settings, input values) is copied into a response; unexpected
 errors are logged with the request id and answered with a generic 500.
 """
 
 import logging
+import re
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -25,6 +26,65 @@ RATE_LIMIT = "rate_limit_error"
 API = "api_error"
 
 
+# Every code an error can carry, with what it means: served at /docs/errors (each error's doc_url points
+# to its entry) and checked against the codes the source raises (tests/test_error_codes.py).
+ERROR_CODES = {
+    "parameter_invalid": "A body field or query parameter has a value the operation does not take. `param` "
+                         "names it (dotted for a nested field) and `details` lists every field's messages.",
+    "parameter_unknown": "A query parameter the operation does not take (a misspelt filter is not ignored). "
+                         "`param` names it.",
+    "parse_error": "The body is not valid JSON.",
+    "unsupported_media_type": "The body is not JSON: send `Content-Type: application/json` (UTF-8).",
+    "request_too_large": "The body is larger than the limit.",
+    "invalid_content_length": "The `Content-Length` header is not a number.",
+    "invalid_header": "A header holds a NUL character.",
+    "invalid_path": "The URL path holds a NUL character.",
+    "invalid_client_credentials": "The client credentials (HTTP Basic) hold a NUL character.",
+    "bad_request": "The request could not be understood (a malformed host, too many parameters).",
+    "resource_missing": "No such object in this organization and mode, or no such URL. The message names "
+                        "the id, and says so when the id exists in the organization's other mode.",
+    "method_not_allowed": "The URL exists but does not take this HTTP method.",
+    "not_acceptable": "The `Accept` header asks for a format other than JSON.",
+    "conflict": "The request conflicts with the object's current state.",
+    "idempotency_key_invalid": "The `Idempotency-Key` header is empty, too long or not printable.",
+    "idempotency_key_reused": "The `Idempotency-Key` was used with a different request: send a new key.",
+    "idempotency_key_in_use": "A request with this `Idempotency-Key` is still running: retry later.",
+    "missing_credentials": "No credential: send `Authorization: Bearer <API key or token>`.",
+    "invalid_api_key": "The API key is not one this platform knows, or is revoked or expired.",
+    "invalid_token": "The OAuth access token or JWT is not valid, or is revoked or expired.",
+    "credentials_in_url": "A credential was sent in the URL, where logs keep it: send it in the "
+                          "`Authorization` header, and roll it.",
+    "invalid_credentials": "The email, password or organization given to `POST /api/v1/auth/token` is wrong.",
+    "not_authenticated": "The request needs a credential.",
+    "authentication_failed": "The credential could not be checked.",
+    "mfa_required": "This account has a second factor: send its current code (`otp`).",
+    "mfa_enrollment_required": "This organization requires a second factor: enrol one at /account/security.",
+    "mfa_invalid": "The second-factor code is wrong or was used already.",
+    "mfa_backing_off": "Too many wrong second-factor codes: wait before the next try.",
+    "account_locked": "Too many failed sign-ins for this account: wait before trying again.",
+    "missing_scope": "The credential lacks the scope the operation needs; `required_scope` names it.",
+    "livemode_required": "The change reaches the whole organization, live mode included: use a live-mode "
+                         "credential.",
+    "permission_denied": "The credential may not do this.",
+    "forbidden": "The credential may not do this.",
+    "rate_limited": "Too many requests: wait `Retry-After` seconds. `X-RateLimit-*` headers tell what is left.",
+    "service_unavailable": "A store the request needs cannot be reached: retry after `Retry-After` seconds.",
+    "internal_error": "Something went wrong on our side: quote the `request_id` when reporting it.",
+    "error": "An error without a more precise code.",
+}
+
+
+# Names quoted back in an error (a field or query parameter): short and plain. Anything else is not repeated
+# (a response never echoes arbitrary input, which may be a secret pasted into the wrong place).
+QUOTABLE_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
+
+
+def doc_url(code):
+    """Where the served docs explain ``code``."""
+    anchor = f"#{code}" if code in ERROR_CODES else ""
+    return f"{settings.OPENPAAS_PUBLIC_URL.rstrip('/')}/docs/errors{anchor}"
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
@@ -35,10 +95,12 @@ def _request_id(request):
     return getattr(request, "request_id", None)
 
 
-def error_response(status_code, type_, code, message, *, request=None, details=None, headers=None, **extra):
+def error_response(status_code, type_, code, message, *, request=None, param=None, details=None, headers=None,
+                   **extra):
     context = current_request_context()
     request_id = _request_id(request) if request is not None else (context.request_id if context else None)
-    body = {"type": type_, "code": code, "message": message, "request_id": request_id}
+    body = {"type": type_, "code": code, "message": message, "param": param, "doc_url": doc_url(code),
+            "request_id": request_id}
     if details is not None:
         body["details"] = details
     body.update(extra)
@@ -60,6 +122,19 @@ def _plain(detail):
     if isinstance(detail, (list, tuple)):
         return [_plain(v) for v in detail]
     return _QUOTING_MESSAGES.get(getattr(detail, "code", None), str(detail))
+
+
+def _first_param(details, path=""):
+    """The dotted name of the first field in ``details`` (None for errors of the whole body)."""
+    if isinstance(details, dict) and details:
+        key, value = next(iter(details.items()))
+        name = "" if key == "non_field_errors" else key
+        return _first_param(value, f"{path}.{name}".strip(".") if name else path)
+    if isinstance(details, list) and details and isinstance(details[0], (dict, list)):
+        # Errors of a list's items, by position ({} for a valid one): the first item at fault.
+        index, item = next(((i, item) for i, item in enumerate(details) if item), (0, details[0]))
+        return _first_param(item, f"{path}.{index}".strip("."))
+    return path or None
 
 
 def _first_message(details, path=""):
@@ -86,8 +161,9 @@ def api_exception_handler(exc, context):
     set_rollback()
     status_code, type_, code = _translate(exc)
     details = _details(exc)
-    response = error_response(status_code, type_, code, _message(exc, details), request=request, details=details,
-                              headers=_headers(exc, context), **_extra(exc))
+    response = error_response(status_code, type_, code, _message(exc, details), request=request,
+                              param=_param(exc, details), details=details, headers=_headers(exc, context),
+                              **_extra(exc))
     if _is_unexpected(exc):
         # Logged by _log, with the traceback and (by the log filter) the request id. Without this Django's
         # handler would log it again, after the request context is gone: a line with no id.
@@ -170,6 +246,13 @@ def _details(exc):
     return _plain(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail})
 
 
+def _param(exc, details):
+    """The field or query parameter at fault: a validation error's first field, or what the exception
+    names (``param``: an unknown query parameter, the id of a missing object)."""
+    param = _first_param(details) if details is not None else getattr(exc, "param", None)
+    return param if param and QUOTABLE_NAME.fullmatch(param) else None
+
+
 def _retry_after(throttled):
     """The throttle's wait in whole seconds, at least one."""
     return int(throttled.wait) if throttled.wait is not None and throttled.wait >= 1 else 1
@@ -225,6 +308,11 @@ def _page(request, status_code, message=None):
 def handler404(request, exception=None):
     if not for_programs(request):
         return _page(request, 404)
+    if request.path.startswith("/api/"):
+        # No such route (the path is not repeated: it may hold anything): doc_url is the API reference.
+        return error_response(404, INVALID_REQUEST, "resource_missing",
+                              "No such resource. The API reference at doc_url lists every route.", request=request,
+                              doc_url=f"{settings.OPENPAAS_PUBLIC_URL.rstrip('/')}/api/v1/docs")
     return error_response(404, INVALID_REQUEST, "resource_missing", "No such resource.", request=request)
 
 
@@ -251,6 +339,14 @@ def handler403(request, exception=None):
 CSRF_FORM_UNDER_PROGRAM_PREFIX = "/oauth/authorize/"
 CSRF_FAILURE_MESSAGE = ("The form could not be accepted: it was open too long or came from another site. "
                         "Go back, reload the page and send it again.")
+
+
+def error_codes_page(request):
+    """/docs/errors: what each error code means (every error's ``doc_url`` points into it). Public: it
+    describes the API, nothing of anyone's data."""
+    codes = [(code, meaning.replace("`", "")) for code, meaning in ERROR_CODES.items()]  # plain text here
+    html = render_to_string("docs/errors.html", {"codes": codes})
+    return HttpResponse(html)
 
 
 def csrf_failure(request, reason=""):

@@ -50,6 +50,19 @@ class Count:
         return self.used > self.limit.allowed
 
 
+def headers(counts):
+    """X-RateLimit-Limit, -Remaining and -Reset (GitHub's names; Reset in epoch seconds) for the budget
+    closest to running out, from the counts a request was read with; {} without counts."""
+    if not counts:
+        return {}
+    tightest = min(counts, key=lambda count: (count.limit.allowed - count.used, -count.retry_after))
+    return {
+        "X-RateLimit-Limit": str(tightest.limit.allowed),
+        "X-RateLimit-Remaining": str(max(tightest.limit.allowed - tightest.used, 0)),
+        "X-RateLimit-Reset": str(int(time.time()) + tightest.retry_after),
+    }
+
+
 def parse_rate(rate: str) -> tuple[int, int]:
     """'100/s' -> (100, 1); the period is s, m, h or d (a longer word such as 'min' also works)."""
     number, period = rate.split("/")

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.middleware import common as django_common
 
+from core import gate
 from core.context import RequestContext, set_request_context, reset_request_context
 from core.errors import INVALID_REQUEST, error_response, for_programs, handler400, handler404, handler500
 
@@ -102,7 +103,11 @@ class RequestContextMiddleware:
         response = _program_error_in_debug(request, response)
         response["X-Request-ID"] = request_id
         if request.path.startswith("/api/"):
+            response["Request-Id"] = request_id  # Stripe's name, which its clients read
             response.setdefault("Cache-Control", "no-store")
+            # The rate-limit budgets this request was counted against (set by authentication; none before).
+            for name, value in gate.headers(getattr(request, "openpaas_rate_counts", None)).items():
+                response[name] = value
         # XFrameOptionsMiddleware sits inside the body size limit and CommonMiddleware's host check, so
         # their early answers (413, 400) would otherwise go out without it.
         if not getattr(response, "xframe_options_exempt", False):
@@ -224,6 +229,6 @@ class RefuseNulMiddleware:
         if for_programs(request):
             if parameter is None:
                 return error_response(400, INVALID_REQUEST, code, message, request=request)
-            return error_response(400, INVALID_REQUEST, code, f"{parameter}: {NUL_REFUSED}",
+            return error_response(400, INVALID_REQUEST, code, f"{parameter}: {NUL_REFUSED}", param=parameter,
                                   request=request, details={parameter: [NUL_REFUSED]})
         return handler400(request)

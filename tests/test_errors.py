@@ -29,6 +29,7 @@ from accounts.api.views import MeView
 from core.logs import OneLineFormatter, RequestIDLogFilter
 from core.middleware import BodySizeLimitMiddleware
 from connectors.views import ConnectorViewSet
+from tests.conftest import api_client
 from tests.support.factories import make_connector
 from tests.resources import ROUTES
 
@@ -43,9 +44,10 @@ def assert_error_body(response, status, type_, code):
     assert response.status_code == status, response.content[:500]
     assert response["Content-Type"] == "application/json"
     error = response.json()["error"]
-    assert {"type", "code", "message", "request_id"} <= set(error)
+    assert {"type", "code", "message", "param", "doc_url", "request_id"} <= set(error)
     assert (error["type"], error["code"]) == (type_, code), error
     assert error["request_id"] == response["X-Request-ID"]
+    assert error["doc_url"] == f"{django_settings.OPENPAAS_PUBLIC_URL}/docs/errors#{code}"  # every code has its entry
     return error
 
 
@@ -125,8 +127,12 @@ def test_a_request_id_is_given_to_answers_from_before_any_view(tenant):
 @pytest.mark.parametrize("authenticated", [True, False], ids=["with a key", "without a key"])
 def test_an_unknown_url_under_the_api_is_a_json_404(tenant, anon, path, authenticated):
     client = tenant.client("admin") if authenticated else anon
-    error = assert_error_body(client.get(path), 404, "invalid_request_error", "resource_missing")
-    assert error["message"] == "No such resource."
+    response = client.get(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("resource_missing", None)
+    assert error["message"] == "No such resource. The API reference at doc_url lists every route."
+    assert error["doc_url"] == f"{django_settings.OPENPAAS_PUBLIC_URL}/api/v1/docs"
 
 
 def test_another_tenant_s_object_is_the_same_404_as_a_missing_one(tenant, other_tenant):
@@ -134,7 +140,23 @@ def test_another_tenant_s_object_is_the_same_404_as_a_missing_one(tenant, other_
     client = tenant.client("admin")
     missing = client.get("/api/v1/connectors/conn_doesnotexist").json()["error"]
     other = client.get(f"/api/v1/connectors/{theirs.pk}").json()["error"]
+    assert missing["message"] == "No such connector: 'conn_doesnotexist'."
+    other["message"] = other["message"].replace(theirs.pk, "conn_doesnotexist")  # each names the id it was asked
     assert {k: v for k, v in missing.items() if k != "request_id"} == {k: v for k, v in other.items() if k != "request_id"}
+
+
+@pytest.mark.parametrize("livemode", [False, True], ids=["asked in test mode", "asked in live mode"])
+def test_a_404_says_when_the_object_is_the_organizations_in_the_other_mode(tenant, other_tenant, livemode):
+    """As Stripe's: the id exists in the other mode of the same organization (never another's)."""
+    mine = make_connector(tenant, livemode=not livemode)
+    theirs = make_connector(other_tenant, livemode=not livemode)
+    client = tenant.client("admin", livemode=livemode)
+    asked, other = ("live", "test") if livemode else ("test", "live")
+    error = assert_error_body(client.get(f"/api/v1/connectors/{mine.pk}"), 404, "invalid_request_error",
+                              "resource_missing")
+    assert error["message"] == (f"No such connector: '{mine.pk}'; a similar object exists in {other} mode, but this "
+                                f"request was made with a {asked}-mode credential.")
+    assert client.get(f"/api/v1/connectors/{theirs.pk}").json()["error"]["message"] == f"No such connector: '{theirs.pk}'."
 
 
 @pytest.mark.parametrize("route_name", sorted(ROUTES))
@@ -157,7 +179,7 @@ def test_an_unexpected_error_is_a_generic_500_that_reveals_nothing(tenant, faili
     response = client.get("/api/v1/connectors")
     error = assert_error_body(response, 500, "api_error", "internal_error")
     assert error["message"] == GENERIC_500
-    assert set(error) == {"type", "code", "message", "request_id"}
+    assert set(error) == {"type", "code", "message", "param", "doc_url", "request_id"} and error["param"] is None
     body = response.content.decode()
     for leak in ("hunter2", "SELECT", "RuntimeError", "Traceback", "File \"", "connectors/views.py", "django."):
         assert leak not in body
@@ -286,6 +308,40 @@ def assert_rate_limited(response, started):
     return int(retry_after)
 
 
+def rate_limit_headers(response):
+    return {name: response.get(name) for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")}
+
+
+@pytest.mark.parametrize("credential, organization, tightest", [
+    ("5/m", "1000/m", 5),  # the key's own budget runs out first
+    ("1000/m", "4/m", 4),  # the organization's (in this mode) does
+])
+def test_every_answer_to_an_authenticated_request_says_what_is_left_of_its_budget(rate_limits, tenant, credential,
+                                                                                 organization, tightest):
+    rate_limits(credential, organization)
+    client = tenant.client("admin")
+    started = int(time.time())
+    seen = []
+    for path in ["/api/v1/me", "/api/v1/connectors/con_missing", "/api/v1/me?unknown=1"]:  # 200, 404, 400
+        headers = rate_limit_headers(client.get(path))
+        seen.append(headers["X-RateLimit-Remaining"])
+        assert headers["X-RateLimit-Limit"] == str(tightest)
+        assert started + 55 <= int(headers["X-RateLimit-Reset"]) <= int(time.time()) + 60  # epoch seconds
+    assert seen == [str(tightest - 1), str(tightest - 2), str(tightest - 3)]
+    while client.get("/api/v1/me").status_code != 429:
+        pass
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 429 and refused["X-RateLimit-Remaining"] == "0" and refused["Retry-After"]
+
+
+def test_no_budget_is_claimed_for_a_request_that_was_not_authenticated(rate_limits, tenant):
+    rate_limits("5/m", "1000/m")
+    for response in [api_client().get("/api/v1/me"), api_client("sk_test_" + "x" * 40).get("/api/v1/me")]:
+        assert response.status_code == 401
+        assert rate_limit_headers(response) == dict.fromkeys(rate_limit_headers(response))
+        assert response["Request-Id"] == response["X-Request-ID"]
+
+
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(rate_limits, tenant):
     rate_limits("3/m", "1000/m")
     client = tenant.client("admin")
@@ -383,3 +439,15 @@ def test_people_get_a_page_and_programs_get_json_for_unknown_urls(anon):
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
     assert page["X-Request-ID"] in page.content.decode()
     assert anon.get("/oauth/no-such-endpoint")["Content-Type"] == "application/json"
+
+
+def test_a_429_for_too_many_denials_says_that_budget_is_spent(rate_limits, tenant, settings):
+    """A key hammering a route it lacks the scope for is refused by its refusal budget: the X-RateLimit
+    headers of that 429 tell of that budget, not of the ordinary one it has hardly touched."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        "credential": "1000/m", "organization": "1000/m", "refused_credential": "3/m"}}
+    viewer = tenant.client("viewer")
+    statuses = [viewer.post("/api/v1/connectors", {"name": "x", "type": "csv"}, format="json") for _ in range(4)]
+    assert [response.status_code for response in statuses] == [403, 403, 403, 429]
+    assert [response["X-RateLimit-Remaining"] for response in statuses] == ["2", "1", "0", "0"]
+    assert {response["X-RateLimit-Limit"] for response in statuses} == {"3"}

@@ -93,7 +93,7 @@ def operations_of(schema):
 def test_every_operation_documents_its_errors_in_the_one_error_shape(schema):
     error = schema["components"]["schemas"]["Error"]
     assert error["required"] == ["error"]
-    assert error["properties"]["error"]["required"] == ["type", "code", "message", "request_id"]
+    assert error["properties"]["error"]["required"] == ["type", "code", "message", "param", "doc_url", "request_id"]
     for path, method, operation in operations_of(schema):
         public = path.startswith("/api/v1/auth/")
         responses = operation["responses"]

@@ -1,6 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from api.fields import not_one_of
 from api.views import ObjectTypeField, TenantModelSerializer
 from core.credentials import credential_in_url
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
@@ -33,7 +34,7 @@ class WebhookEndpointSerializer(TenantModelSerializer):
     def validate_events(self, events):
         unknown = sorted(set(events) - set(EVENT_TYPES) - {ALL_EVENTS})
         if unknown:
-            raise serializers.ValidationError(f"Unknown event type: {', '.join(unknown)}.")
+            raise serializers.ValidationError(not_one_of([ALL_EVENTS, *EVENT_TYPES], *unknown))
         return sorted(set(events))
 
 

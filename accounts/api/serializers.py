@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import scopes as scope_registry
+from api.fields import ChoiceField, not_one_of
 from api.views import ObjectTypeField, StrictSerializer, TenantModelSerializer
 from accounts.models import APIKey, Invitation, Member, OAuthApplication
 
@@ -25,7 +26,7 @@ def scope_list_field(**kwargs):
 def check_known_scopes(scopes):
     unknown = scope_registry.unknown_scopes(scopes)
     if unknown:
-        raise serializers.ValidationError(f"Unknown scope: {', '.join(unknown)}.")
+        raise serializers.ValidationError(not_one_of(sorted(scope_registry.SCOPES), *unknown))
 
 
 class MeSerializer(serializers.Serializer):
@@ -54,7 +55,7 @@ class MeSerializer(serializers.Serializer):
 class MemberSerializer(TenantModelSerializer):
     object = ObjectTypeField("member")
     email = serializers.SerializerMethodField()
-    role = serializers.ChoiceField(choices=scope_registry.ROLE_CHOICES, required=False)
+    role = ChoiceField(choices=scope_registry.ROLE_CHOICES, required=False)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     scopes = scope_list_field(source="granted_scopes", required=False)
     effective_scopes = serializers.SerializerMethodField()
@@ -175,7 +176,7 @@ RFC7591_GRANT_NAMES = {
 }
 
 
-class GrantTypeField(serializers.ChoiceField):
+class GrantTypeField(ChoiceField):
     """A grant an application may use, by its django-oauth-toolkit name or its RFC 7591 name."""
 
     def __init__(self, **kwargs):
@@ -190,7 +191,7 @@ class GrantTypeField(serializers.ChoiceField):
 
 class OAuthApplicationSerializer(TenantModelSerializer):
     object = ObjectTypeField("oauth_application")
-    client_type = serializers.ChoiceField(choices=["confidential", "public"])
+    client_type = ChoiceField(choices=["confidential", "public"])
     grant_types = serializers.ListField(child=GrantTypeField(), allow_empty=False, max_length=2)
     # Only the authorization code grant redirects: a client credentials application may have none.
     redirect_uris = serializers.ListField(child=serializers.URLField(max_length=2048), default=list, max_length=20)
@@ -264,7 +265,7 @@ class InvitationSerializer(TenantModelSerializer):
 
     object = ObjectTypeField("invitation")
     email = serializers.EmailField(max_length=254)
-    role = serializers.ChoiceField(choices=[(r, n) for r, n in scope_registry.ROLE_CHOICES if r in scope_registry.HUMAN_ROLE_IDS])
+    role = ChoiceField(choices=[(r, n) for r, n in scope_registry.ROLE_CHOICES if r in scope_registry.HUMAN_ROLE_IDS])
     status = serializers.SerializerMethodField()
 
     class Meta:

@@ -230,7 +230,9 @@ class BearerAuthentication(authentication.BaseAuthentication):
             store.put(cache_key, entry)
         if counts is None:
             _, counts = gate.read(reading_of(entry))
-        request.openpaas_rate_counts = counts  # read by accounts.auth.throttling.PrincipalRateThrottle
+        # Read by accounts.auth.throttling.PrincipalRateThrottle, and by core.middleware for the X-RateLimit
+        # headers (so on the Django request, which DRF's request reads through).
+        getattr(request, "_request", request).openpaas_rate_counts = counts
         loader.note_use(entry, now, getattr(request, "client_ip", None))
         return Principal(
             organization_id=entry.organization_id,

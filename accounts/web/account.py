@@ -53,6 +53,21 @@ def require_sudo(request):
     return redirect(f"{reverse('sudo')}?{urlencode({'next': back})}")
 
 
+class HomeView(TemplateView):
+    """/: signed out, what this is and where to sign in or read the API docs; signed in, the organization
+    the person works in and their keys there (masked: prefix and last four characters), with the links."""
+
+    template_name = "accounts/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.request.user.is_authenticated:
+            current = current_membership(self.request)
+            keys = current.api_keys.usable().order_by("-livemode", "created_at") if current else []
+            context.update(current=current, keys=keys)
+        return context
+
+
 class AccountView(LoginRequiredMixin, TemplateView):
     """Where sign-in lands: who you are, your organizations, and which one you are working in."""
 

@@ -54,6 +54,8 @@ def test_404_for_a_missing_object(client: OpenPaaSClient) -> None:
     with pytest.raises(NotFoundError) as caught:
         client.workflows.retrieve("wf_doesnotexist")
     assert caught.value.status == 404 and caught.value.code == "resource_missing"
+    assert caught.value.param == "id" and "wf_doesnotexist" in caught.value.message
+    assert caught.value.doc_url and caught.value.doc_url.endswith("/docs/errors#resource_missing")
 
 
 def test_400_carries_field_details(client: OpenPaaSClient) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -97,7 +98,8 @@ def test_unknown_revoked_expired_and_malformed_keys_get_the_same_401(tenant):
     unknown = keys.generate(False)
     malformed = "sk_test_nope"
     bodies = [invalid_key_error(api_client(token).get("/api/v1/connectors")) for token in (revoked, expired, unknown, malformed)]
-    assert bodies[0] == {"type": "authentication_error", "code": "invalid_api_key", "message": "Invalid API key provided."}
+    assert bodies[0] == {"type": "authentication_error", "code": "invalid_api_key", "message": "Invalid API key provided.",
+                         "param": None, "doc_url": f"{settings.OPENPAAS_PUBLIC_URL}/docs/errors#invalid_api_key"}
     assert all(body == bodies[0] for body in bodies)
 
 
@@ -216,7 +218,8 @@ def test_created_keys_expire(tenant):
 
 
 @pytest.mark.parametrize("scopes,message", [
-    (["connectors:read", "nope:read"], "Unknown scope: nope:read."),
+    (["connectors:read", "conectors:read"], "connectors:read, connectors:write, data:read"),  # lists the scopes
+    (["connectors:read", "conectors:read"], ": 'conectors:read'."),  # and names the one it does not know
     ([], "This list may not be empty."),
 ])
 def test_invalid_scopes_are_named(tenant, scopes, message):

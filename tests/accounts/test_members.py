@@ -185,6 +185,11 @@ def test_ensure_demo_creates_the_demo_once():
     out = StringIO()
     call_command("ensure_demo", stdout=out)
     assert "sk_live_" in out.getvalue() and "sk_test_" in out.getvalue()
+    # The SDK's environment, ready to paste: the test key and where the platform runs.
+    exports = dict(line.strip()[len("export "):].split("=", 1) for line in out.getvalue().splitlines()
+                   if line.strip().startswith("export "))
+    assert exports["OPENPAAS_API_KEY"].startswith("sk_test_") and exports["OPENPAAS_API_KEY"] in out.getvalue()
+    assert exports["OPENPAAS_BASE_URL"] == "http://127.0.0.1:8000"
     again = StringIO()
     call_command("ensure_demo", stdout=again)
     assert "sk_" not in again.getvalue()

@@ -124,7 +124,7 @@ def test_a_malformed_key_is_a_400_that_runs_nothing(tenant, key):
     before = row_counts()
     response = post(client, "/api/v1/datasets", {"name": "Leads"}, key=key)
     error = assert_error(response, 400, "idempotency_key_invalid")
-    assert set(error) == {"type", "code", "message", "request_id"}
+    assert set(error) == {"type", "code", "message", "param", "doc_url", "request_id"}
     if key.strip():
         assert key not in error["message"], "the value sent is not repeated"
     assert row_counts() == before

@@ -41,6 +41,8 @@ PUBLIC = {
     ("logout", "POST"): 200,  # "you are signed out"
     ("accept-invitation", "GET"): 404,  # an unknown token: the "no such invitation" page
     ("accept-invitation", "POST"): 404,
+    ("error-codes", "GET"): 200,
+    ("home", "GET"): 200,  # what this is, with links to sign in and to the docs  # the error reference every error's doc_url points into
 }
 
 DENIED = {401, 403, 404, 405}

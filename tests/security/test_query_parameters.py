@@ -72,8 +72,13 @@ def test_declared_parameters_are_taken(tenant):
 def test_a_declared_parameter_with_listed_values_refuses_others(tenant):
     client = tenant.client("admin")
     error = error_of(client.get("/api/v1/invitations?status=bogus"), 400)
-    assert (error["code"], error["details"]) == ("parameter_invalid", {"status": ["Not a valid choice."]})
-    assert error_of(client.get("/api/v1/audit-events?action=nope"), 400)["details"] == {"action": ["Not a valid choice."]}
+    assert (error["code"], error["param"]) == ("parameter_invalid", "status")
+    assert error["details"] == {"status": ["Not one of pending: a value that is not one of them."]}
+    assert error_of(client.get("/api/v1/invitations?status=Pending"), 400)["details"] == {
+        "status": ["Not one of pending: 'Pending'."]}
+    [message] = error_of(client.get("/api/v1/audit-events?action=connector.create"), 400)["details"]["action"]
+    assert message.startswith("Not one of ") and "connector.created" in message
+    assert message.endswith(": 'connector.create'.")
 
 
 def test_a_detail_takes_no_query_parameters_not_even_a_lists(tenant):

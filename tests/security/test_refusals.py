@@ -39,7 +39,7 @@ def assert_rate_limited(response):
     assert response.status_code == 429, response.content
     error = response.json()["error"]
     assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limited")
-    assert set(error) == {"type", "code", "message", "request_id"}
+    assert set(error) == {"type", "code", "message", "param", "doc_url", "request_id"}
     assert 1 <= int(response["Retry-After"]) <= 60
 
 

@@ -22,5 +22,9 @@ class Command(BaseCommand):
         self.stdout.write(f"  password: {password}")
         self.stdout.write(f"  live key: {live_key}")
         self.stdout.write(f"  test key: {test_key}")
-        port = os.environ.get("PORT", "8000")
-        self.stdout.write(f"  try:      curl -H 'Authorization: Bearer {test_key}' http://127.0.0.1:{port}/api/v1/me")
+        base_url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        self.stdout.write(f"  try:      curl -H 'Authorization: Bearer {test_key}' {base_url}/api/v1/me")
+        # What the SDK reads (OpenPaaSClient() with no arguments), ready to paste into a shell.
+        self.stdout.write("  for the SDK, in your shell:")
+        self.stdout.write(f"    export OPENPAAS_API_KEY={test_key}")
+        self.stdout.write(f"    export OPENPAAS_BASE_URL={base_url}")

@@ -1,7 +1,7 @@
 """Exceptions. Every failure the client raises is an ``OpenPaaSError``.
 
-API errors are built from the server's body ``{"error": {"type", "code", "message", "request_id",
-"details"?, "required_scope"?}}`` and chosen by HTTP status.
+API errors are built from the server's body ``{"error": {"type", "code", "message", "param", "doc_url",
+"request_id", "details"?, "required_scope"?}}`` and chosen by HTTP status.
 """
 
 from __future__ import annotations
@@ -34,6 +34,18 @@ class OpenPaaSError(Exception):
         self.type = type
         self.request_id = request_id
         self.body: Mapping[str, Any] = body or {}
+
+    @property
+    def param(self) -> str | None:
+        """The field or query parameter at fault (dotted for a nested field, ``id`` for a missing object)."""
+        value = self.body.get("param")
+        return value if isinstance(value, str) else None
+
+    @property
+    def doc_url(self) -> str | None:
+        """The error code's entry in the platform's error reference."""
+        value = self.body.get("doc_url")
+        return value if isinstance(value, str) else None
 
     def __str__(self) -> str:
         prefix = f"[{self.status} {self.code}] " if self.status is not None else ""
