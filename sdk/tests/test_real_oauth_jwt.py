@@ -187,3 +187,16 @@ def test_real_idempotent_post_replays_the_first_response(platform: Platform) -> 
             client.datasets.create(name="different", idempotency_key=key)
         assert caught.value.status in (400, 409, 422)
         client.datasets.delete(first["id"])
+
+
+def test_the_readme_s_client_credentials_steps_work_as_written(platform: Platform) -> None:
+    """README: make the application once with a live Admin key, then a client-credentials client."""
+    with OpenPaaSClient(api_key=platform.live_key, base_url=platform.base_url) as admin:
+        app = admin.oauth_applications.create(
+            name="Nightly sync", client_type="confidential", grant_types=["client_credentials"],
+            redirect_uris=[], allowed_scopes=["connectors:read"])
+    client_id, client_secret = app["client_id"], app["client_secret"]
+    with OpenPaaSClient(oauth_config={"client_id": client_id, "client_secret": client_secret,
+                                      "scope": "connectors:read"}, base_url=platform.base_url) as client:
+        assert isinstance(list(client.connectors.list()), list)
+        assert client.token is not None and client.token.access_token.startswith("oat_")

@@ -190,6 +190,7 @@ def test_ensure_demo_creates_the_demo_once():
                    if line.strip().startswith("export "))
     assert exports["OPENPAAS_API_KEY"].startswith("sk_test_") and exports["OPENPAAS_API_KEY"] in out.getvalue()
     assert exports["OPENPAAS_BASE_URL"] == "http://127.0.0.1:8000"
+    assert "/login and enrol a second factor" in out.getvalue() and "OpenPaaSClient.login('admin@demo" in out.getvalue()
     again = StringIO()
     call_command("ensure_demo", stdout=again)
     assert "sk_" not in again.getvalue()

@@ -28,3 +28,6 @@ class Command(BaseCommand):
         self.stdout.write("  for the SDK, in your shell:")
         self.stdout.write(f"    export OPENPAAS_API_KEY={test_key}")
         self.stdout.write(f"    export OPENPAAS_BASE_URL={base_url}")
+        # A JWT needs the Admin's second factor, which the demo has not enrolled yet.
+        self.stdout.write(f"  for a JWT: sign in at {base_url}/login and enrol a second factor (Admins must), then")
+        self.stdout.write(f"    OpenPaaSClient.login({owner.user.email!r}, password, {organization.id!r}, otp=...)")
