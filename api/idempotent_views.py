@@ -28,12 +28,13 @@ logger = logging.getLogger("openpaas.idempotency")
 
 def _caller(request, principal):
     """The credential the request was authenticated with, as ``store.Caller``: its kind and id, and the
-    bearer value that authenticated it (a browser session has none)."""
-    scheme, _, bearer = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    bearer value that authenticated it (``openpaas_bearer``, left by the credential door whether it came
+    as Bearer or as HTTP Basic's user name; a browser session has none)."""
+    bearer = getattr(request, "openpaas_bearer", None)
     credential_id = getattr(principal, "credential_id", "")
-    if scheme.lower() != "bearer" or not bearer.strip() or not credential_id:
+    if not bearer or not credential_id:
         return store.Caller()
-    return store.Caller(credential=f"{principal.credential_kind}:{credential_id}", bearer=bearer.strip())
+    return store.Caller(credential=f"{principal.credential_kind}:{credential_id}", bearer=bearer)
 
 
 class IdempotentViewMixin:

@@ -85,7 +85,10 @@ ERROR_RESPONSES = {
     "400": "Invalid request: `parameter_invalid` (a body or query value; `details` names the fields, and unknown "
            "or read-only body fields are refused), `parameter_unknown` (a query parameter the operation does not "
            "take), `parse_error` (not JSON), `idempotency_key_invalid`, or `bad_request`.",
-    "401": "No credential, or one that is invalid, expired or revoked.",
+    "401": "No credential (`missing_credentials`), or one that is refused: `invalid_api_key` (no such key), "
+           "`api_key_malformed`, `api_key_checksum_invalid` (mistyped), `api_key_revoked`, `api_key_expired`, "
+           "`api_key_inactive`, `invalid_token` (an OAuth token or JWT), `authorization_scheme_invalid` "
+           "(not `Bearer`), `credentials_in_url`.",
     "403": "The credential may not do this: `missing_scope` (with `required_scope`), `livemode_required` (an "
            "organization-wide change asked with a test-mode credential), or another rule its code names.",
     "404": "No such object, or one of another organization or mode: `resource_missing`.",

@@ -50,7 +50,15 @@ ERROR_CODES = {
     "idempotency_key_reused": "The `Idempotency-Key` was used with a different request: send a new key.",
     "idempotency_key_in_use": "A request with this `Idempotency-Key` is still running: retry later.",
     "missing_credentials": "No credential: send `Authorization: Bearer <API key or token>`.",
-    "invalid_api_key": "The API key is not one this platform knows, or is revoked or expired.",
+    "invalid_api_key": "No API key like this one exists: check that it was copied whole.",
+    "api_key_malformed": "Not an API key: keys are sk_live_ or sk_test_ followed by 49 letters and digits.",
+    "api_key_checksum_invalid": "The key's last 6 characters (a checksum) do not match the rest: it was "
+                                "mistyped or cut short.",
+    "api_key_revoked": "The API key was revoked: use another.",
+    "api_key_expired": "The API key has expired (a rolled key expires when its grace period ends): use another.",
+    "api_key_inactive": "The API key cannot be used now.",
+    "authorization_scheme_invalid": "The Authorization header is not `Bearer <credential>` (an API key may "
+                                    "also be HTTP Basic's user name, with no password).",
     "invalid_token": "The OAuth access token or JWT is not valid, or is revoked or expired.",
     "credentials_in_url": "A credential was sent in the URL, where logs keep it: send it in the "
                           "`Authorization` header, and roll it.",

@@ -1,8 +1,10 @@
 """API authentication: every bearer credential (API key, OAuth 2.0 token, JWT) becomes a Principal."""
 
+import base64
 import functools
 import hashlib
 import hmac
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,9 +25,29 @@ CREDENTIAL_PARAMS = {"api_key", "apikey", "key", "access_token", "token", "secre
 
 
 class InvalidAPIKey(exceptions.AuthenticationFailed):
-    # One answer for unknown, revoked, expired and malformed keys: the caller learns nothing more.
-    default_detail = "Invalid API key provided."
+    """A key this platform does not know. Each other refusal of a key says what is wrong with it, as
+    Stripe's do; none says anything of an organization (a revoked or expired key's holder knows the key)."""
+
+    default_detail = "Invalid API key provided: no such key. Check that it was copied whole."
     default_code = "invalid_api_key"
+
+
+class MalformedAPIKey(InvalidAPIKey):
+    default_detail = ("Invalid API key provided: an API key is sk_live_ or sk_test_ followed by 49 letters and "
+                      "digits.")
+    default_code = "api_key_malformed"
+
+
+class MistypedAPIKey(InvalidAPIKey):
+    default_detail = ("Invalid API key provided: its checksum does not match, so it was mistyped or cut short "
+                      "(the last 6 characters check the rest).")
+    default_code = "api_key_checksum_invalid"
+
+
+class NotBearer(exceptions.AuthenticationFailed):
+    default_detail = ("Send the credential as 'Authorization: Bearer <credential>' (an API key may also be the "
+                      "user name of HTTP Basic, as curl -u sk_test_...: sends it).")
+    default_code = "authorization_scheme_invalid"
 
 
 class CredentialsInURL(exceptions.AuthenticationFailed):
@@ -42,11 +64,19 @@ def refuse_credentials_in_url(request):
 
 
 class UnusableAPIKey(InvalidAPIKey):
-    """A real key that may no longer be used (revoked, expired, its person disabled): answered like any
-    invalid key, and worth an audit event (a leaked, revoked key being tried)."""
+    """A real key that may no longer be used (revoked, expired, its person disabled): said so, and worth an
+    audit event (a leaked, revoked key being tried)."""
+
+    ANSWERS = {
+        "revoked": ("api_key_revoked", "This API key was revoked: make or roll a new one."),
+        "expired": ("api_key_expired", "This API key has expired: make or roll a new one."),
+        # Not why: the person may be enabled again (the audit event keeps the reason).
+        "person_disabled": ("api_key_inactive", "This API key cannot be used."),
+    }
 
     def __init__(self, api_key, reason):
-        super().__init__()
+        code, message = self.ANSWERS.get(reason, (self.default_code, self.default_detail))
+        super().__init__(message, code)
         self.api_key, self.reason = api_key, reason
 
 
@@ -100,6 +130,10 @@ class CredentialLoader:
     def load(self, token, cache_key, now, generation):
         raise self.invalid()
 
+    def unparsable(self, token):
+        """The refusal of a token with no cache key (refused before any query)."""
+        return self.invalid()
+
     def note_use(self, entry, now, ip):
         """Called on every accepted request."""
 
@@ -119,6 +153,10 @@ class APIKeyLoader(CredentialLoader):
             return digest
         parsed = keys.parse(token)  # bad shape or checksum: refused before any query
         return parsed.digest if parsed else None
+
+    def unparsable(self, token):
+        shaped = re.fullmatch(keys.KEY_PATTERN, token) is not None
+        return MistypedAPIKey() if shaped else MalformedAPIKey()
 
     def refusal_key(self, token):
         # The lookup prefix: every guess at one key's secret counts against that key.
@@ -167,6 +205,19 @@ def bearer_token(header):
     return token if scheme.lower() == "bearer" and token else None
 
 
+def basic_api_key(header):
+    """An API key sent as the user name of HTTP Basic with no password (``curl -u sk_test_...:``, as
+    Stripe takes it), or None."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("ascii").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user if user.startswith("sk_") and not password else None
+
+
 def loader_for(token):
     return next((loader for loader in _loaders() if loader.matches(token)), None)
 
@@ -190,8 +241,10 @@ class BearerAuthentication(authentication.BaseAuthentication):
                 token, loader = ahead.token, ahead.loader
             else:
                 ahead = None
-                token = bearer_token(header)
-                loader = loader_for(token) if token else None
+                token = bearer_token(header) or basic_api_key(header)
+                if token is None:
+                    raise NotBearer()
+                loader = loader_for(token)
             if loader is None:
                 raise InvalidToken()
             principal = self.resolve(loader, token, request, ahead)
@@ -211,7 +264,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
         else:
             cache_key = loader.cache_key(token)
             if cache_key is None:
-                raise loader.invalid()
+                raise loader.unparsable(token)
             cached, pending = (store.get(cache_key) if store.enabled() else None), None
         now = timezone.now()
         entry, counts = cached, None
@@ -232,7 +285,9 @@ class BearerAuthentication(authentication.BaseAuthentication):
             _, counts = gate.read(reading_of(entry))
         # Read by accounts.auth.throttling.PrincipalRateThrottle, and by core.middleware for the X-RateLimit
         # headers (so on the Django request, which DRF's request reads through).
-        getattr(request, "_request", request).openpaas_rate_counts = counts
+        django_request = getattr(request, "_request", request)
+        django_request.openpaas_rate_counts = counts
+        django_request.openpaas_bearer = token  # what authenticated it (api.idempotent_views seals replays with it)
         loader.note_use(entry, now, getattr(request, "client_ip", None))
         return Principal(
             organization_id=entry.organization_id,

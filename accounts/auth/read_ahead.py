@@ -44,7 +44,7 @@ def read_ahead(request):
     store = credential_cache.store
     if header is None or not store.enabled():
         return None
-    token = authentication.bearer_token(header)
+    token = authentication.bearer_token(header) or authentication.basic_api_key(header)
     loader = authentication.loader_for(token) if token else None
     cache_key = loader.cache_key(token) if loader else None
     entry = store.get(cache_key) if cache_key else None

@@ -22,12 +22,14 @@ from openpaas_sdk import (
 from servers import Platform, free_port
 
 
-def test_401_for_an_unknown_key(platform: Platform) -> None:
+def test_401_for_a_mistyped_key(platform: Platform) -> None:
     with OpenPaaSClient(api_key="sk_test_" + "0" * 49, base_url=platform.base_url) as client:
         with pytest.raises(AuthenticationError) as caught:
             client.me()
     error = caught.value
-    assert error.status == 401 and error.code == "invalid_api_key" and error.type == "authentication_error"
+    # 49 zeros are the right shape, but the last 6 are not the checksum of the 43 before them
+    assert error.status == 401 and error.code == "api_key_checksum_invalid" and error.type == "authentication_error"
+    assert error.doc_url and error.doc_url.endswith("/docs/errors#api_key_checksum_invalid")
     assert error.request_id and error.request_id.startswith("req_")
     assert "Invalid API key" in error.message and error.request_id in str(error)
 

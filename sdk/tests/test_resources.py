@@ -134,7 +134,7 @@ def test_api_keys_create_list_retrieve_roll_revoke(client: OpenPaaSClient, platf
         client.api_keys.revoke(rolled["id"])
         with pytest.raises(AuthenticationError) as caught:
             holder.me()
-        assert caught.value.code == "invalid_api_key"
+        assert caught.value.code == "api_key_revoked"
     assert client.api_keys.retrieve(rolled["id"])["status"] == "revoked"
 
 

@@ -90,17 +90,47 @@ def test_a_valid_key_costs_one_query_without_the_credential_cache(tenant, settin
     assert len(queries) == 1
 
 
-def test_unknown_revoked_expired_and_malformed_keys_get_the_same_401(tenant):
+def _basic(user, password=""):
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_each_refused_key_is_told_what_is_wrong_with_it(tenant, other_tenant):
+    """As Stripe's: a typo, an unknown key, a revoked or expired one each have their own code; none of them
+    says anything about an organization (only the key's holder can be told it is revoked: the digest
+    matched). Another organization's revoked key is answered as this one's would be."""
     revoked = tenant.key("admin")
     APIKey.unscoped.filter(prefix=revoked[:16]).update(revoked_at=timezone.now())
     expired = tenant.key("admin", expires_at=timezone.now() + timedelta(seconds=1))
     APIKey.unscoped.filter(prefix=expired[:16]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    theirs = other_tenant.key("admin")
+    APIKey.unscoped.filter(prefix=theirs[:16]).update(revoked_at=timezone.now())
     unknown = keys.generate(False)
-    malformed = "sk_test_nope"
-    bodies = [invalid_key_error(api_client(token).get("/api/v1/connectors")) for token in (revoked, expired, unknown, malformed)]
-    assert bodies[0] == {"type": "authentication_error", "code": "invalid_api_key", "message": "Invalid API key provided.",
-                         "param": None, "doc_url": f"{settings.OPENPAAS_PUBLIC_URL}/docs/errors#invalid_api_key"}
-    assert all(body == bodies[0] for body in bodies)
+    mistyped = unknown[:20] + ("A" if unknown[20] != "A" else "B") + unknown[21:]
+    cases = [
+        (f"Bearer {unknown}", "invalid_api_key"),
+        (f"Bearer {mistyped}", "api_key_checksum_invalid"),
+        ("Bearer sk_test_nope", "api_key_malformed"),
+        (f"Bearer {revoked}", "api_key_revoked"),
+        (f"Bearer {theirs}", "api_key_revoked"),
+        (f"Bearer {expired}", "api_key_expired"),
+        (unknown, "authorization_scheme_invalid"),  # no scheme at all
+        (f"Token {unknown}", "authorization_scheme_invalid"),
+        (_basic(unknown, "a password"), "authorization_scheme_invalid"),  # Basic takes a key with no password
+    ]
+    for header, code in cases:
+        response = api_client().get("/api/v1/connectors", HTTP_AUTHORIZATION=header)
+        error = response.json()["error"]
+        assert (response.status_code, error["code"], error["type"]) == (401, code, "authentication_error"), header
+        assert error["doc_url"] == f"{settings.OPENPAAS_PUBLIC_URL}/docs/errors#{code}"
+        assert tenant.org.id not in str(error) and other_tenant.org.id not in str(error)
+
+
+def test_a_key_is_taken_as_the_user_name_of_http_basic_as_curl_u_sends_it(tenant):
+    secret = tenant.key("developer")
+    response = api_client().get("/api/v1/me", HTTP_AUTHORIZATION=_basic(secret))
+    assert response.status_code == 200 and response.json()["credential"]["kind"] == "api_key"
 
 
 @pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer ", "Token sk_test_x", "bearer"])
@@ -364,3 +394,14 @@ def test_keys_are_listed_per_mode(tenant):
     assert live_key["secret"].startswith("sk_live_")
     assert live_key["id"] not in [k["id"] for k in test_admin.get("/api/v1/api-keys?limit=100").json()["data"]]
     assert test_admin.get(f"/api/v1/api-keys/{live_key['id']}").status_code == 404
+
+
+def test_a_key_sent_as_http_basic_gets_its_one_time_secret_again_on_an_idempotent_retry(tenant):
+    """The replay of a response with a one-time secret is sealed under the credential that made the first
+    request: as Basic's user name that is still the key, so a `curl -u` retry gets the secret back."""
+    admin = api_client()
+    headers = {"HTTP_AUTHORIZATION": _basic(tenant.key("admin")), "HTTP_IDEMPOTENCY_KEY": "create-ci-key-1"}
+    first = admin.post("/api/v1/api-keys", {"name": "ci", "scopes": ["data:read"]}, format="json", **headers)
+    again = admin.post("/api/v1/api-keys", {"name": "ci", "scopes": ["data:read"]}, format="json", **headers)
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json()["secret"] == first.json()["secret"]

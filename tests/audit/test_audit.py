@@ -133,7 +133,7 @@ def test_a_denied_request_is_audited_with_actor_and_scope(tenant):
 
 
 @pytest.mark.parametrize("reason", ["revoked", "expired", "person_disabled"])
-def test_a_known_but_unusable_key_is_audited_and_answered_like_any_bad_key(tenant, reason):
+def test_a_known_but_unusable_key_is_audited_and_told_why(tenant, reason):
     secret = tenant.key("developer")
     api_key = APIKey.unscoped.get(prefix=secret[:16])
     if reason == "revoked":
@@ -144,7 +144,8 @@ def test_a_known_but_unusable_key_is_audited_and_answered_like_any_bad_key(tenan
         api_key.member.user.is_active = False
         api_key.member.user.save()
     response = api_client(secret).get("/api/v1/me")
-    assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+    code = {"revoked": "api_key_revoked", "expired": "api_key_expired", "person_disabled": "api_key_inactive"}
+    assert response.status_code == 401 and response.json()["error"]["code"] == code[reason]
     event = AuditEvent.unscoped.get(action="api_key.refused")
     assert (event.organization_id, event.target_id, event.metadata["reason"]) == (tenant.org.id, api_key.id, reason)
     assert event.ip_address == "127.0.0.1"
