@@ -93,11 +93,8 @@ class UnknownQueryParameter(exceptions.APIException):
     default_code = "parameter_unknown"
 
 
-_QUOTABLE_NAME = errors.QUOTABLE_NAME  # names quoted back in an error (core.errors says why)
-
-
 def _quoted(name):
-    return name if _QUOTABLE_NAME.fullmatch(name) else "(a name that is not a parameter)"
+    return name if errors.QUOTABLE_NAME.fullmatch(name) else "(a name that is not a parameter)"
 
 
 class QueryParametersMixin:
@@ -141,7 +138,7 @@ class QueryParametersMixin:
             names = ", ".join(_quoted(name) for name in unknown)
             refusal = UnknownQueryParameter(
                 f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}. This operation takes {takes}.")
-            quotable = [name for name in unknown if _QUOTABLE_NAME.fullmatch(name)]
+            quotable = [name for name in unknown if errors.QUOTABLE_NAME.fullmatch(name)]
             refusal.param = quotable[0] if quotable else None
             raise refusal
         for name, parameter in declared.items():

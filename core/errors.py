@@ -87,10 +87,13 @@ ERROR_CODES = {
 QUOTABLE_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 
 
+def _public_url(path):
+    return f"{settings.OPENPAAS_PUBLIC_URL.rstrip('/')}{path}"
+
+
 def doc_url(code):
     """Where the served docs explain ``code``."""
-    anchor = f"#{code}" if code in ERROR_CODES else ""
-    return f"{settings.OPENPAAS_PUBLIC_URL.rstrip('/')}/docs/errors{anchor}"
+    return _public_url(f"/docs/errors#{code}" if code in ERROR_CODES else "/docs/errors")
 
 
 class Conflict(exceptions.APIException):
@@ -132,27 +135,25 @@ def _plain(detail):
     return _QUOTING_MESSAGES.get(getattr(detail, "code", None), str(detail))
 
 
-def _first_param(details, path=""):
-    """The dotted name of the first field in ``details`` (None for errors of the whole body)."""
+def _first_error(details, path=""):
+    """(dotted name, message) of the first error in ``details``; the name is "" for the whole body. The
+    message (``name: message``) and ``param`` both come from here, so they always name the same field."""
     if isinstance(details, dict) and details:
         key, value = next(iter(details.items()))
         name = "" if key == "non_field_errors" else key
-        return _first_param(value, f"{path}.{name}".strip(".") if name else path)
-    if isinstance(details, list) and details and isinstance(details[0], (dict, list)):
-        # Errors of a list's items, by position ({} for a valid one): the first item at fault.
-        index, item = next(((i, item) for i, item in enumerate(details) if item), (0, details[0]))
-        return _first_param(item, f"{path}.{index}".strip("."))
-    return path or None
-
-
-def _first_message(details, path=""):
-    if isinstance(details, dict):
-        for key, value in details.items():
-            name = key if key != "non_field_errors" else ""
-            return _first_message(value, f"{path}.{name}".strip(".") if name else path)
+        return _first_error(value, f"{path}.{name}".strip(".") if name else path)
     if isinstance(details, list) and details:
-        return _first_message(details[0], path)
-    return f"{path}: {details}" if path else str(details)
+        if isinstance(details[0], (dict, list)):
+            # Errors of a list's items, by position ({} for a valid one): the first item at fault.
+            index, item = next(((i, item) for i, item in enumerate(details) if item), (0, details[0]))
+            return _first_error(item, f"{path}.{index}".strip("."))
+        return _first_error(details[0], path)
+    return path, str(details)
+
+
+def _first_message(details):
+    name, message = _first_error(details)
+    return f"{name}: {message}" if name else message
 
 
 _TYPE_BY_STATUS = {401: AUTHENTICATION, 403: PERMISSION, 429: RATE_LIMIT}
@@ -257,7 +258,7 @@ def _details(exc):
 def _param(exc, details):
     """The field or query parameter at fault: a validation error's first field, or what the exception
     names (``param``: an unknown query parameter, the id of a missing object)."""
-    param = _first_param(details) if details is not None else getattr(exc, "param", None)
+    param = _first_error(details)[0] if details is not None else getattr(exc, "param", None)
     return param if param and QUOTABLE_NAME.fullmatch(param) else None
 
 
@@ -320,7 +321,7 @@ def handler404(request, exception=None):
         # No such route (the path is not repeated: it may hold anything): doc_url is the API reference.
         return error_response(404, INVALID_REQUEST, "resource_missing",
                               "No such resource. The API reference at doc_url lists every route.", request=request,
-                              doc_url=f"{settings.OPENPAAS_PUBLIC_URL.rstrip('/')}/api/v1/docs")
+                              doc_url=_public_url("/api/v1/docs"))
     return error_response(404, INVALID_REQUEST, "resource_missing", "No such resource.", request=request)
 
 

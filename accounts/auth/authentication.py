@@ -218,6 +218,11 @@ def basic_api_key(header):
     return user if user.startswith("sk_") and not password else None
 
 
+def header_credential(header):
+    """The credential an Authorization header carries: Bearer's, or an API key as Basic's user name."""
+    return bearer_token(header) or basic_api_key(header)
+
+
 def loader_for(token):
     return next((loader for loader in _loaders() if loader.matches(token)), None)
 
@@ -241,7 +246,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
                 token, loader = ahead.token, ahead.loader
             else:
                 ahead = None
-                token = bearer_token(header) or basic_api_key(header)
+                token = header_credential(header)
                 if token is None:
                     raise NotBearer()
                 loader = loader_for(token)
@@ -263,9 +268,10 @@ class BearerAuthentication(authentication.BaseAuthentication):
             cache_key, cached, pending = ahead.cache_key, ahead.entry, ahead.pending
         else:
             cache_key = loader.cache_key(token)
-            if cache_key is None:
-                raise loader.unparsable(token)
-            cached, pending = (store.get(cache_key) if store.enabled() else None), None
+            cached = store.get(cache_key) if cache_key and store.enabled() else None
+            pending = None
+        if cache_key is None:
+            raise loader.unparsable(token)
         now = timezone.now()
         entry, counts = cached, None
         if entry is not None:

@@ -29,29 +29,32 @@ logger = logging.getLogger("openpaas.gate")
 
 
 class ReadAhead(NamedTuple):
-    header: str  # the Authorization header it was sent for
+    """What the door found for the Authorization header, so that authentication does not find it again."""
+
+    header: str
     token: str
     loader: authentication.CredentialLoader
-    cache_key: str
-    entry: credential_cache.CredentialSnapshot
-    pending: gate.PendingRead
+    cache_key: str | None  # None: refused before any query (a malformed key)
+    entry: credential_cache.CredentialSnapshot | None  # None: not in the cache, to be loaded
+    pending: gate.PendingRead | None  # the gate read sent for the entry (None without one, or without Redis)
 
 
 def read_ahead(request):
-    """Starts the gate read of ``request``'s bearer credential if the credential cache holds it; returns
-    a ReadAhead or None. Makes no query and refuses nothing: authentication does both."""
+    """Finds ``request``'s credential, and its entry in the credential cache; starts the gate read of an
+    entry found. Returns a ReadAhead, or None for a header with no credential a loader takes. Makes no
+    query and refuses nothing: authentication does both."""
     header = request.META.get("HTTP_AUTHORIZATION")
     store = credential_cache.store
     if header is None or not store.enabled():
         return None
-    token = authentication.bearer_token(header) or authentication.basic_api_key(header)
+    token = authentication.header_credential(header)
     loader = authentication.loader_for(token) if token else None
-    cache_key = loader.cache_key(token) if loader else None
-    entry = store.get(cache_key) if cache_key else None
-    if entry is None:
+    if loader is None:
         return None
-    pending = gate.read_ahead(authentication.reading_of(entry))
-    return ReadAhead(header, token, loader, cache_key, entry, pending) if pending else None
+    cache_key = loader.cache_key(token)
+    entry = store.get(cache_key) if cache_key else None
+    pending = gate.read_ahead(authentication.reading_of(entry)) if entry else None
+    return ReadAhead(header, token, loader, cache_key, entry, pending)
 
 
 class CredentialReadAheadMiddleware:
@@ -69,5 +72,5 @@ class CredentialReadAheadMiddleware:
         try:
             return self.get_response(request)
         finally:
-            if ahead is not None:
+            if ahead is not None and ahead.pending is not None:
                 ahead.pending.close()
